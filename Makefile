@@ -1,0 +1,41 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Front door of the eventfd live update series. See README.md.
+
+HARNESS := harness
+
+.PHONY: help demo check series compose build fetch clean distclean
+
+help:
+	@echo "make demo       compose, build, kexec a VM and show eventfds before and after"
+	@echo "make check      compose, checkpatch --strict, build, run every VM test"
+	@echo "make series     write the mailable series to build/series/"
+	@echo "make build      compose and build the kernel in build/kernel/"
+	@echo "make fetch      download and verify the pinned base kernel source"
+	@echo "make clean      remove build/ (the download cache is kept)"
+	@echo "make distclean  remove build/ and the download cache"
+	@echo "Variables: LINUX_SRC=<kernel git tree>, BASE_VERSION=<Debian version>, JOBS=<n>"
+
+demo:
+	@$(HARNESS)/demo.sh
+
+check:
+	@$(HARNESS)/check.sh
+
+series compose:
+	@$(HARNESS)/compose.sh
+
+build: compose
+	@$(HARNESS)/build.sh
+
+fetch:
+	@$(HARNESS)/fetch.sh >/dev/null
+
+clean:
+	@if [ -n "$(LINUX_SRC)" ] && [ -d build/linux-src ]; then \
+		git -C "$(LINUX_SRC)" worktree remove --force "$(CURDIR)/build/linux-src" || true; \
+	fi
+	rm -rf build
+
+distclean: clean
+	rm -rf "$${EVENTFD_LUO_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/eventfd-luo}"

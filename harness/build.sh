@@ -1,0 +1,42 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the composed kernel the way the LUO selftests' vmtest.sh does: the
+# selftest config fragments (which enable CONFIG_LIVEUPDATE_EVENTFD), then
+# olddefconfig, then bzImage. vmtest.sh later finds the build up to date.
+
+source "$(dirname "$0")/lib.sh"
+
+main() {
+	local frag_dir=$TREE_DIR/$SELFTEST_DIR
+	local log=$BUILD_DIR/kernel-build.log
+	local make_cmd=(make -C "$TREE_DIR" O="$KBUILD_DIR" ARCH=x86 -j"$JOBS")
+	local opt
+
+	need_build_tools
+	[[ -f $frag_dir/config ]] ||
+		die "$frag_dir/config not found; run make compose first"
+	mkdir -p "$KBUILD_DIR"
+
+	cat "$frag_dir/config.x86_64" "$frag_dir/config" >"$KBUILD_DIR/.config"
+	"${make_cmd[@]}" -s olddefconfig >"$log" 2>&1 ||
+		{ tail -n 20 "$log" >&2; die "make olddefconfig failed (log: $log)"; }
+
+	# The fragments only request options; check that Kconfig granted them.
+	while read -r opt; do
+		[[ -z $opt || $opt == \#* ]] && continue
+		grep -qx -- "$opt" "$KBUILD_DIR/.config" ||
+			die "$opt was requested by the selftest config but is not set in $KBUILD_DIR/.config; check its dependencies"
+	done < <(cat "$frag_dir/config.x86_64" "$frag_dir/config")
+
+	log "building bzImage in $KBUILD_DIR (log: $log; a build from scratch takes minutes)"
+	if ! "${make_cmd[@]}" bzImage 2>&1 | tee -a "$log" |
+		awk '/^  (CC|LD|AR|AS) / { n++; if (n % 500 == 0) { printf "[build] %d objects compiled\n", n; fflush() } }' >&2
+	then
+		grep -E 'error|Error' "$log" | head -n 20 >&2
+		die "kernel build failed (log: $log)"
+	fi
+	log "built $KBUILD_DIR/arch/x86/boot/bzImage"
+}
+
+main "$@"

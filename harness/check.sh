@@ -1,0 +1,86 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The full verdict: compose the series, run checkpatch --strict on every
+# patch, build the kernel and run the VM tests. Ends with the line
+# "N passed, M failed[, K skipped]" and exits non-zero on any failure.
+
+source "$(dirname "$0")/lib.sh"
+
+# Kexec tests run through vmtest.sh: ours and the upstream LUO tests that
+# guard what the series touches.
+VM_TESTS=(luo_kexec_eventfd luo_kexec_simple luo_multi_session)
+
+passed=0
+failed=0
+skipped=0
+
+# run_step NAME COMMAND... runs one check and records its result.
+run_step() {
+	local name=$1
+	local start=$SECONDS
+	local status=0
+
+	shift
+	log "RUN  $name"
+	"$@" || status=$?
+	case $status in
+	0) passed=$((passed + 1)); log "PASS $name ($((SECONDS - start))s)" ;;
+	4) skipped=$((skipped + 1)); log "SKIP $name ($((SECONDS - start))s)" ;;
+	*) failed=$((failed + 1)); log "FAIL $name ($((SECONDS - start))s)" ;;
+	esac
+	return "$status"
+}
+
+checkpatch() {
+	local patch=$1
+	local out
+
+	# checkpatch.pl runs scripts/spdxcheck.py with the first python3 on
+	# PATH; Debian's python3 is the one that has ply and git.
+	out=$(cd "$TREE_DIR" && PATH=/usr/bin:/bin:$PATH perl scripts/checkpatch.pl --strict \
+		--show-types --quiet "$patch" 2>&1) && [[ -z $out ]] && return 0
+	printf '%s\n' "$out" >&2
+	return 1
+}
+
+summary() {
+	local line="$passed passed, $failed failed"
+
+	[[ $skipped -eq 0 ]] || line+=", $skipped skipped"
+	log "make check finished in ${SECONDS}s"
+	echo "$line"
+}
+
+main() {
+	local patch name
+
+	need_build_tools
+	/usr/bin/python3 -c 'import ply, git' 2>/dev/null ||
+		need_tools __python3_ply:python3-ply __python3_git:python3-git
+
+	if ! run_step compose "$REPO_DIR/harness/compose.sh"; then
+		summary
+		exit 1
+	fi
+
+	for patch in "$SERIES_OUT"/[0-9][0-9][0-9][0-9]-*.patch; do
+		name=$(basename "$patch")
+		[[ $name == 0000-cover-letter.patch ]] && continue
+		run_step "checkpatch --strict $name" checkpatch "$patch" || true
+	done
+
+	if run_step "kernel build" "$REPO_DIR/harness/build.sh"; then
+		for name in "${VM_TESTS[@]}"; do
+			run_step "vmtest $name" "$REPO_DIR/harness/run-vm-test.sh" "$name" || true
+		done
+	else
+		failed=$((failed + ${#VM_TESTS[@]}))
+		log "the VM tests were not run because the kernel build failed"
+	fi
+
+	summary
+	[[ $failed -eq 0 ]]
+}
+
+main "$@"

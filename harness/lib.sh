@@ -1,0 +1,88 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Shared settings and helpers for the eventfd live update tooling. Every
+# script in this directory sources this file.
+
+set -euo pipefail
+
+REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$REPO_DIR/build}
+CACHE_DIR=${EVENTFD_LUO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/eventfd-luo}
+
+# The pinned base: Debian's linux-source-7.3 binary package.
+BASE_PACKAGE=${BASE_PACKAGE:-linux-source-7.3}
+BASE_SUITE=${BASE_SUITE:-trixie-backports}
+BASE_PINNED_VERSION=7.3.4-1~bpo13+1
+BASE_VERSION=${BASE_VERSION:-$BASE_PINNED_VERSION}
+BASE_PINNED_DEB_SHA256=703e369ddd4cce971452f5a593ee55df3a5c10c83caf0fa0df039633ed181ee3
+BASE_PINNED_TAR_SHA256=76df1affb19f24926949369be1d74b60071c963c598ce8780bddd4bbf0fc3bc4
+
+# The composed kernel tree, its kernel build directory and the mailable
+# series. LINUX_SRC switches to a worktree of the user's own kernel tree.
+LINUX_SRC=${LINUX_SRC:-}
+if [[ -n $LINUX_SRC ]]; then
+	TREE_DIR=$BUILD_DIR/linux-src
+	KBUILD_DIR=$BUILD_DIR/kernel-src
+else
+	TREE_DIR=$BUILD_DIR/linux
+	KBUILD_DIR=$BUILD_DIR/kernel
+fi
+SERIES_OUT=$BUILD_DIR/series
+BASE_TAG=luo-base
+SERIES_BRANCH=eventfd-luo/compose
+SELFTEST_DIR=tools/testing/selftests/liveupdate
+
+JOBS=${JOBS:-$(nproc)}
+
+# Seconds since the script started, for step timings.
+SECONDS=0
+
+log() {
+	printf '[%4ds] %s\n' "$SECONDS" "$*" >&2
+}
+
+die() {
+	printf 'error: %s\n' "$*" >&2
+	exit 1
+}
+
+# need_tools CMD:PACKAGE... installs the Debian packages of missing commands
+# when running as root, and otherwise names the apt-get line to run.
+need_tools() {
+	local spec cmd pkg
+	local missing=()
+
+	for spec in "$@"; do
+		cmd=${spec%%:*}
+		pkg=${spec#*:}
+		command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+	done
+	[[ ${#missing[@]} -eq 0 ]] && return 0
+
+	mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+	if [[ $(id -u) -ne 0 ]]; then
+		die "missing host tools; install them with: sudo apt-get install ${missing[*]}"
+	fi
+
+	log "installing host packages: ${missing[*]}"
+	if ! { apt-get update -qq &&
+	       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends "${missing[@]}"; } >"$BUILD_DIR/apt-install.log" 2>&1; then
+		tail -n 20 "$BUILD_DIR/apt-install.log" >&2
+		die "apt-get install ${missing[*]} failed (log: $BUILD_DIR/apt-install.log); fix the machine's apt sources and run again"
+	fi
+}
+
+# Host tools for building the kernel, running the VM tests and
+# composing the series.
+need_build_tools() {
+	need_tools gcc:gcc make:make flex:flex bison:bison bc:bc \
+		perl:perl python3:python3 cpio:cpio git:git xz:xz-utils \
+		pahole:dwarves openssl:openssl \
+		qemu-system-x86_64:qemu-system-x86 timeout:coreutils
+	# Headers without a command to probe.
+	[[ -e /usr/include/libelf.h ]] || need_tools __libelf:libelf-dev
+	[[ -e /usr/include/openssl/ssl.h ]] || need_tools __libssl:libssl-dev
+}
+
+mkdir -p "$BUILD_DIR"
