@@ -49,7 +49,7 @@ update_index() {
 	local keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 	local uri
 
-	[[ -r $keyring ]] || need_tools __keyring:debian-archive-keyring
+	need_tools "$keyring:debian-archive-keyring"
 	uri=$(archive_uri)
 	mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial"
 	echo "deb [signed-by=$keyring] $uri $BASE_SUITE main" >"$APT_DIR/sources.list"

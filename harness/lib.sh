@@ -34,11 +34,17 @@ SELFTEST_DIR=tools/testing/selftests/liveupdate
 
 JOBS=${JOBS:-$(nproc)}
 
-# Seconds since the script started, for step timings.
-SECONDS=0
+# Step timings count from the start of the first script of a make target.
+if [[ -z ${LUO_START:-} ]]; then
+	printf -v LUO_START '%(%s)T' -1
+	export LUO_START
+fi
 
 log() {
-	printf '[%4ds] %s\n' "$SECONDS" "$*" >&2
+	local now
+
+	printf -v now '%(%s)T' -1
+	printf '[%4ds] %s\n' "$((now - LUO_START))" "$*" >&2
 }
 
 die() {
@@ -46,16 +52,22 @@ die() {
 	exit 1
 }
 
-# need_tools CMD:PACKAGE... installs the Debian packages of missing commands
-# when running as root, and otherwise names the apt-get line to run.
+# need_tools NAME:PACKAGE... installs the Debian packages of missing tools
+# when running as root, and otherwise prints the one apt-get line to run. A
+# NAME starting with / is a file that the package provides, any other NAME
+# a command.
 need_tools() {
-	local spec cmd pkg
+	local spec name pkg
 	local missing=()
 
 	for spec in "$@"; do
-		cmd=${spec%%:*}
+		name=${spec%%:*}
 		pkg=${spec#*:}
-		command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+		if [[ $name == /* ]]; then
+			[[ -e $name ]] || missing+=("$pkg")
+		else
+			command -v "$name" >/dev/null 2>&1 || missing+=("$pkg")
+		fi
 	done
 	[[ ${#missing[@]} -eq 0 ]] && return 0
 
@@ -73,16 +85,18 @@ need_tools() {
 	fi
 }
 
-# Host tools for building the kernel, running the VM tests and
-# composing the series.
+# Host tools for building the kernel, running the VM tests and checking
+# the series with checkpatch.pl, whose spdxcheck.py needs ply and git for
+# Debian's python3.
 need_build_tools() {
 	need_tools gcc:gcc make:make flex:flex bison:bison bc:bc \
 		perl:perl python3:python3 cpio:cpio git:git xz:xz-utils \
-		pahole:dwarves openssl:openssl \
-		qemu-system-x86_64:qemu-system-x86 timeout:coreutils
-	# Headers without a command to probe.
-	[[ -e /usr/include/libelf.h ]] || need_tools __libelf:libelf-dev
-	[[ -e /usr/include/openssl/ssl.h ]] || need_tools __libssl:libssl-dev
+		pahole:dwarves openssl:openssl timeout:coreutils \
+		qemu-system-x86_64:qemu-system-x86 \
+		/usr/include/libelf.h:libelf-dev \
+		/usr/include/openssl/ssl.h:libssl-dev \
+		/usr/lib/python3/dist-packages/ply:python3-ply \
+		/usr/lib/python3/dist-packages/git:python3-git
 }
 
 mkdir -p "$BUILD_DIR"
