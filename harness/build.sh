@@ -5,6 +5,7 @@
 # selftest config fragments (which enable CONFIG_LIVEUPDATE_EVENTFD), then
 # olddefconfig, then bzImage. vmtest.sh later finds the build up to date.
 
+# shellcheck source=harness/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 main() {

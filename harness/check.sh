@@ -5,6 +5,7 @@
 # patch, build the kernel and run the VM tests. Ends with the line
 # "N passed, M failed[, K skipped]" and exits non-zero on any failure.
 
+# shellcheck source=harness/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 # Kexec tests run through vmtest.sh: ours and the upstream LUO tests that

@@ -10,6 +10,7 @@
 # path ending in .patch is a diff against an existing kernel file and is
 # applied with git apply; any other path is a new file copied whole.
 
+# shellcheck source=harness/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 series_entries() {
@@ -93,9 +94,10 @@ make_user_worktree() {
 		die "LINUX_SRC=$LINUX_SRC is not a git repository; point it at a kernel git tree"
 	src=$(git -C "$LINUX_SRC" rev-parse --show-toplevel)
 	ref=${LINUX_REF:-HEAD}
-	git -C "$src" cat-file -e "$ref:Makefile" 2>/dev/null &&
-		git -C "$src" cat-file -e "$ref:kernel/fork.c" 2>/dev/null ||
+	if ! git -C "$src" cat-file -e "$ref:Makefile" 2>/dev/null ||
+	   ! git -C "$src" cat-file -e "$ref:kernel/fork.c" 2>/dev/null; then
 		die "LINUX_SRC=$LINUX_SRC at $ref is not a Linux kernel tree; point it at one"
+	fi
 	git -C "$src" cat-file -e "$ref:kernel/liveupdate" 2>/dev/null ||
 		die "LINUX_SRC=$LINUX_SRC at $ref has no kernel/liveupdate/: it predates the Live Update Orchestrator (Linux 6.19); use a newer tree"
 
@@ -220,7 +222,7 @@ main() {
 	fi
 
 	format_series
-	log "series written to $SERIES_OUT/ ($(ls "$SERIES_OUT" | wc -l) files)"
+	log "series written to $SERIES_OUT/ ($(find "$SERIES_OUT" -name '*.patch' | wc -l) files)"
 }
 
 main "$@"

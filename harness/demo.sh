@@ -5,6 +5,7 @@
 # QEMU, preserve eventfds in several states with LUO, kexec into the same
 # kernel, retrieve them and print each eventfd's state before and after.
 
+# shellcheck source=harness/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 TEST=luo_kexec_eventfd
@@ -23,6 +24,8 @@ print_table() {
 		}
 		return "-"
 	}
+	# The serial console ends lines with CR LF.
+	{ sub(/\r$/, "") }
 	$2 == "eventfd-before" {
 		tok = field("token")
 		if (!(tok in name)) order[n++] = tok
@@ -34,7 +37,7 @@ print_table() {
 		mode_a[tok] = field("mode"); count_a[tok] = field("count"); verdict[tok] = field("verdict")
 	}
 	END {
-		fmt = "%-7s %-21s %-20s %-20s %-20s %-20s %s\n"
+		fmt = "%-7s %-21s %-19s %-19s %-19s %-19s %s\n"
 		printf fmt, "token", "case", "mode before", "mode after", "count before", "count after", "verdict"
 		for (i = 0; i < n; i++) {
 			t = order[i]
@@ -57,14 +60,21 @@ main() {
 	[[ -f $serial ]] || die "no serial log at $serial; see $BUILD_DIR/vm/$TEST.log"
 
 	echo
-	echo "Eventfds preserved before the kexec and retrieved after it:"
+	echo "What happened in the VM (from its serial console):"
+	grep -E '^INIT: Starting|^# \[STAGE [12]\] (Creating session|Preserving|Changing|Retrieving|Bulk|Finishing session)|^luo: Retrieved' \
+		"$serial" | sed -e 's/^# //' -e 's/^INIT: Starting Stage 1/first kernel: stage 1/' \
+		-e 's/^INIT: Starting Stage 2/kexec done, new kernel: stage 2/' -e 's/^/  /'
+	echo
+	echo "Each eventfd before the reboot and after its retrieve in the new kernel"
+	echo "(counts from fdinfo, before anything reads them; verdict from the test's"
+	echo "checks of read values, EAGAIN, F_GETFL and poll; never-retrieved is left"
+	echo "in the session and released when the session is finished):"
 	echo
 	print_table "$serial"
 	echo
-	grep -h '^# .*eventfds\b.*verified\|^# bulk' "$serial" | sed 's/^# //' || true
-	echo
-	echo "The series that ran, in $SERIES_OUT/ (apply with git am $SERIES_OUT/*.patch):"
-	(cd "$SERIES_OUT" && grep -H -m1 '^Subject:' ./*.patch | sed 's|^\./||; s|:Subject:|  |')
+	echo "The series that ran, in $SERIES_OUT/:"
+	git -C "$TREE_DIR" log --reverse --format='  %s' "$BASE_TAG..HEAD"
+	echo "  (apply it to your tree with: git am $SERIES_OUT/00*.patch)"
 	echo
 
 	if [[ $status -eq 0 ]]; then

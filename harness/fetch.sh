@@ -9,6 +9,7 @@
 # this repository names a mirror. Nothing is written to the system's apt
 # configuration, lists or cache.
 
+# shellcheck source=harness/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 APT_DIR=$CACHE_DIR/apt

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash disable=SC2034  # the settings are used by the scripts that source this file
 #
 # Shared settings and helpers for the eventfd live update tooling. Every
 # script in this directory sources this file.

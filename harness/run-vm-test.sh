@@ -10,6 +10,7 @@
 # vmtest.sh's: 0 passed, 4 skipped, anything else failed. vmtest.sh stops
 # QEMU after 30 seconds and then reports a failure.
 
+# shellcheck source=harness/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 main() {
