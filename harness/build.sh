@@ -37,6 +37,9 @@ main() {
 		grep -E 'error|Error' "$log" | head -n 20 >&2
 		die "kernel build failed (log: $log)"
 	fi
+	# vmtest.sh and run-vmtests.sh build in .luo_test_build.x86 of the tree
+	# when no -d is given; point it here so that they reuse this build.
+	ln -sfn "$KBUILD_DIR" "$TREE_DIR/.luo_test_build.x86"
 	log "built $KBUILD_DIR/arch/x86/boot/bzImage"
 }
 

@@ -106,6 +106,11 @@ main() {
 		index=$((index + 1))
 	done
 
+	run_step "shellcheck harness" shellcheck -x -P "$REPO_DIR" \
+		"$REPO_DIR"/harness/*.sh "$REPO_DIR/.ci/run" || true
+	run_step "documentation (sphinx-build)" "$REPO_DIR/harness/docs.sh" || true
+	run_step "git am and build on Debian 7.2.y" "$REPO_DIR/harness/distro.sh" || true
+
 	if run_step "kernel build" "$REPO_DIR/harness/build.sh"; then
 		for name in "${VM_TESTS[@]}"; do
 			run_step "vmtest $name" "$REPO_DIR/harness/run-vm-test.sh" "$name" || true

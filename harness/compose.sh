@@ -57,32 +57,11 @@ base_id() {
 	fi
 }
 
-# Unpack the Debian base into a git repository with one commit. The
-# commit's identity and date are fixed so that its id is the same on every
-# machine.
 make_debian_base() {
-	local tarball tmp
+	local tarball
 
 	tarball=$("$REPO_DIR/harness/fetch.sh")
-	tmp=$BUILD_DIR/linux.unpack
-	rm -rf "$tmp" "$TREE_DIR"
-	mkdir -p "$tmp"
-
-	log "unpacking $(basename "$tarball")"
-	tar -xf "$tarball" -C "$tmp"
-	mv "$tmp"/"$BASE_PACKAGE" "$TREE_DIR"
-	rmdir "$tmp"
-
-	log "recording the base tree as one git commit"
-	git -C "$TREE_DIR" init -q -b luo-base-branch
-	# Debian's top-level .gitignore ignores everything at the top level, so
-	# files are added with -f here and in every composed commit.
-	git -C "$TREE_DIR" add -f -A
-	GIT_AUTHOR_NAME=base GIT_AUTHOR_EMAIL=base@localhost \
-	GIT_COMMITTER_NAME=base GIT_COMMITTER_EMAIL=base@localhost \
-	GIT_AUTHOR_DATE='2026-01-01T00:00:00Z' GIT_COMMITTER_DATE='2026-01-01T00:00:00Z' \
-		git -C "$TREE_DIR" commit -q -m "Debian $BASE_PACKAGE $BASE_VERSION"
-	git -C "$TREE_DIR" tag -f "$BASE_TAG" >/dev/null
+	unpack_debian_tree "$tarball" "$BASE_PACKAGE" "$TREE_DIR"
 	base_id >"$TREE_DIR/.git/luo-base.id"
 }
 
@@ -175,16 +154,33 @@ apply_entry() {
 	tree_git commit -q -s --cleanup=strip -F "$BUILD_DIR/commit-message"
 }
 
+# get_maintainers OPTIONS... prints the addresses that get_maintainer.pl
+# names for the patches in $SERIES_OUT, one per line.
+get_maintainers() {
+	(cd "$TREE_DIR" && perl scripts/get_maintainer.pl --no-git --no-git-fallback \
+		--no-rolestats --no-multiline "$@" "$SERIES_OUT"/*.patch) | tr ',' '\n' |
+		sed 's/^ *//' | grep . || true
+}
+
 format_series() {
 	local version prefix cover subject
+	local to=() cc=()
 
 	version=$(cat "$REPO_DIR/series/version" 2>/dev/null || echo 1)
 	prefix=PATCH
 	[[ $version == 1 ]] || prefix="PATCH v$version"
 
+	# The whole series goes to everyone get_maintainer.pl names for any of
+	# its patches: maintainers in To, reviewers and lists in Cc.
+	rm -rf "$SERIES_OUT"
+	tree_git format-patch -q -o "$SERIES_OUT" "$BASE_TAG..HEAD"
+	mapfile -t to < <(get_maintainers --m --no-r --no-l)
+	mapfile -t cc < <(get_maintainers --no-m --r --l)
+
 	rm -rf "$SERIES_OUT"
 	tree_git format-patch -q --cover-letter --base="$BASE_TAG" \
-		--subject-prefix="$prefix" -o "$SERIES_OUT" "$BASE_TAG..HEAD"
+		--subject-prefix="$prefix" -o "$SERIES_OUT" \
+		"${to[@]/#/--to=}" "${cc[@]/#/--cc=}" "$BASE_TAG..HEAD"
 
 	cover=$(ls "$SERIES_OUT"/0000-cover-letter.patch)
 	if [[ -f $REPO_DIR/series/cover-letter ]]; then

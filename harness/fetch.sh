@@ -15,6 +15,7 @@ source "$(dirname "$0")/lib.sh"
 APT_DIR=$CACHE_DIR/apt
 # Download directory, removed on exit whether or not the fetch succeeded.
 tmp=
+index_updated=
 
 # Print the first Debian archive URI in the machine's apt sources. The
 # security archive carries no linux-source packages, so it is skipped.
@@ -50,6 +51,8 @@ update_index() {
 	local keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 	local uri
 
+	[[ -z $index_updated ]] || return 0
+
 	need_tools "$keyring:debian-archive-keyring"
 	uri=$(archive_uri)
 	mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial"
@@ -61,6 +64,7 @@ update_index() {
 		grep '^\(E:\|Err:\|W:\)' "$APT_DIR/update.log" >&2 || true
 		die "cannot read the package index of $BASE_SUITE from the machine's Debian archive; check the network and /etc/apt/sources.list.d/ (log: $APT_DIR/update.log)"
 	fi
+	index_updated=1
 }
 
 # Fail with the available versions when the requested one has left the
@@ -70,6 +74,12 @@ check_version_available() {
 
 	versions=$(apt_private apt-cache madison "$BASE_PACKAGE" 2>/dev/null |
 		   awk -F'|' '{ gsub(/ /, "", $2); print $2 }')
+	if [[ $BASE_VERSION == latest ]]; then
+		BASE_VERSION=$(head -n 1 <<<"$versions")
+		[[ -n $BASE_VERSION ]] || die "$BASE_PACKAGE is not in $BASE_SUITE; check BASE_PACKAGE and BASE_SUITE"
+		log "the newest $BASE_PACKAGE in $BASE_SUITE is $BASE_VERSION"
+		return
+	fi
 	if ! grep -qxF -- "$BASE_VERSION" <<<"$versions"; then
 		die "$BASE_PACKAGE $BASE_VERSION is not in $BASE_SUITE (available: ${versions//$'\n'/ }); run again with BASE_VERSION=<available version> to use another one"
 	fi
@@ -87,9 +97,17 @@ verify_sha256() {
 }
 
 main() {
-	local tarball=$CACHE_DIR/${BASE_PACKAGE}_${BASE_VERSION}.tar.xz
-	local deb inner
+	local tarball deb inner
 
+	# "latest" is resolved from a fresh package index, never from the cache.
+	if [[ $BASE_VERSION == latest ]]; then
+		need_tools apt-get:apt
+		mkdir -p "$CACHE_DIR"
+		update_index
+		check_version_available
+	fi
+
+	tarball=$CACHE_DIR/${BASE_PACKAGE}_${BASE_VERSION}.tar.xz
 	if [[ -s $tarball ]]; then
 		[[ $BASE_VERSION == "$BASE_PINNED_VERSION" ]] &&
 			verify_sha256 "$tarball" "$BASE_PINNED_TAR_SHA256" "cached $tarball"
@@ -117,7 +135,7 @@ main() {
 	if [[ $BASE_VERSION == "$BASE_PINNED_VERSION" ]]; then
 		verify_sha256 "$deb" "$BASE_PINNED_DEB_SHA256" "$(basename "$deb")"
 	else
-		log "note: $BASE_VERSION is not the pinned version; only apt's signed index vouches for it"
+		log "no pinned checksum for $BASE_PACKAGE $BASE_VERSION; apt checked it against the archive's signed index"
 	fi
 
 	inner=./usr/src/${BASE_PACKAGE}.tar.xz

@@ -97,7 +97,34 @@ need_build_tools() {
 		/usr/include/libelf.h:libelf-dev \
 		/usr/include/openssl/ssl.h:libssl-dev \
 		/usr/lib/python3/dist-packages/ply:python3-ply \
-		/usr/lib/python3/dist-packages/git:python3-git
+		/usr/lib/python3/dist-packages/git:python3-git \
+		shellcheck:shellcheck
+}
+
+# unpack_debian_tree TARBALL PACKAGE DIR unpacks a linux-source tarball into
+# DIR as a git repository with one commit, tagged $BASE_TAG. The commit's
+# identity and date are fixed so that its id is the same on every machine.
+unpack_debian_tree() {
+	local tarball=$1 package=$2 dir=$3
+	local tmp=$dir.unpack
+
+	rm -rf "$tmp" "$dir"
+	mkdir -p "$tmp"
+	log "unpacking $(basename "$tarball")"
+	tar -xf "$tarball" -C "$tmp"
+	mv "$tmp/$package" "$dir"
+	rmdir "$tmp"
+
+	log "recording $(basename "$dir") as one git commit"
+	git -C "$dir" init -q -b luo-base-branch
+	# Debian's top-level .gitignore ignores everything at the top level, so
+	# files are added with -f here and in every composed commit.
+	git -C "$dir" add -f -A
+	GIT_AUTHOR_NAME=base GIT_AUTHOR_EMAIL=base@localhost \
+	GIT_COMMITTER_NAME=base GIT_COMMITTER_EMAIL=base@localhost \
+	GIT_AUTHOR_DATE='2026-01-01T00:00:00Z' GIT_COMMITTER_DATE='2026-01-01T00:00:00Z' \
+		git -C "$dir" commit -q -m "Debian $(basename "$tarball" .tar.xz)"
+	git -C "$dir" tag -f "$BASE_TAG" >/dev/null
 }
 
 mkdir -p "$BUILD_DIR"
