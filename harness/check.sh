@@ -2,15 +2,18 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The full verdict: compose the series, run checkpatch --strict on every
-# patch, build the kernel and run the VM tests. Ends with the line
-# "N passed, M failed[, K skipped]" and exits non-zero on any failure.
+# patch, shellcheck the tooling, build the documentation pages, apply and
+# build the series on Debian's 7.2.y, build the kernel and run the VM
+# tests. Ends with the line "N passed, M failed[, K skipped]" and exits
+# non-zero on any failure.
 
 # shellcheck source=harness/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 # Kexec tests run through vmtest.sh: ours and the upstream LUO tests that
 # guard what the series touches.
-VM_TESTS=(luo_kexec_eventfd luo_kexec_simple luo_multi_session)
+VM_TESTS=(luo_kexec_eventfd luo_kexec_simple luo_multi_session luo_stress_files
+	  luo_stress_sessions)
 
 passed=0
 failed=0
