@@ -62,7 +62,7 @@ main() {
 
 	# Warnings about the series' own files: its pages, and the sources whose
 	# kernel-doc the pages include.
-	warnings=$(grep -F -f <(sed 's|^Documentation/||' <<<"$changed") "$log" || true)
+	warnings=$(grep -F -f <(printf '%s\n' "${changed//Documentation\//}") "$log" || true)
 	if [[ -n $warnings ]]; then
 		printf '%s\n' "$warnings" >&2
 		echo "documentation warnings in the series' files (log: $log)" >&2
