@@ -85,17 +85,26 @@ static void eventfd_luo_save(struct file *file, struct eventfd_luo_ser *ser)
 }
 
 /*
- * Take back the record that the previous kernel preserved. The handle comes
- * from the previous kernel, so it is checked before it is dereferenced.
+ * The handle comes from the previous kernel. A record is one page of its
+ * own, so anything that is not a non-zero, page-aligned address is corrupt.
  */
+static int eventfd_luo_check_handle(u64 handle)
+{
+	if (!handle || !PAGE_ALIGNED(handle)) {
+		pr_err("invalid handover record address %#llx\n", handle);
+		return -EINVAL;
+	}
+
+	return 0;
+}
+
+/* Take back the record that the previous kernel preserved at @handle. */
 static struct eventfd_luo_ser *eventfd_luo_restore_ser(u64 handle)
 {
 	struct folio *folio;
 
-	if (!handle || !PAGE_ALIGNED(handle)) {
-		pr_err("invalid handover record address %#llx\n", handle);
+	if (eventfd_luo_check_handle(handle))
 		return NULL;
-	}
 
 	folio = kho_restore_folio(handle);
 	if (!folio) {
@@ -105,6 +114,34 @@ static struct eventfd_luo_ser *eventfd_luo_restore_ser(u64 handle)
 	}
 
 	return folio_address(folio);
+}
+
+/*
+ * Check a record from the previous kernel and convert its flags into the
+ * EFD_* flags that eventfd_file_create() takes. Every counter value is
+ * valid, ULLONG_MAX included.
+ */
+static int eventfd_luo_decode(const struct eventfd_luo_ser *ser,
+			      unsigned int *flags)
+{
+	if (ser->flags & ~EVENTFD_LUO_FLAGS_MASK) {
+		pr_err("unknown flags %#x in handover record\n", ser->flags);
+		return -EINVAL;
+	}
+
+	if (ser->reserved) {
+		pr_err("reserved field is %#x in handover record, expected 0\n",
+		       ser->reserved);
+		return -EINVAL;
+	}
+
+	*flags = 0;
+	if (ser->flags & EVENTFD_LUO_FLAG_SEMAPHORE)
+		*flags |= EFD_SEMAPHORE;
+	if (ser->flags & EVENTFD_LUO_FLAG_NONBLOCK)
+		*flags |= EFD_NONBLOCK;
+
+	return 0;
 }
 
 static void eventfd_luo_free_ser(struct eventfd_luo_ser *ser)
@@ -151,34 +188,20 @@ static void eventfd_luo_unpreserve(struct liveupdate_file_op_args *args)
 
 static int eventfd_luo_retrieve(struct liveupdate_file_op_args *args)
 {
-	unsigned int flags = 0;
 	struct eventfd_luo_ser *ser;
 	struct file *file;
-	int err = -EINVAL;
-	u64 count;
+	unsigned int flags;
+	int err;
 
 	ser = eventfd_luo_restore_ser(args->serialized_data);
 	if (!ser)
 		return -EINVAL;
 
-	if (ser->flags & ~EVENTFD_LUO_FLAGS_MASK) {
-		pr_err("unknown flags %#x in handover record\n", ser->flags);
+	err = eventfd_luo_decode(ser, &flags);
+	if (err)
 		goto err_free_ser;
-	}
 
-	if (ser->reserved) {
-		pr_err("reserved field is %#x in handover record, expected 0\n",
-		       ser->reserved);
-		goto err_free_ser;
-	}
-
-	count = ser->count;
-	if (ser->flags & EVENTFD_LUO_FLAG_SEMAPHORE)
-		flags |= EFD_SEMAPHORE;
-	if (ser->flags & EVENTFD_LUO_FLAG_NONBLOCK)
-		flags |= EFD_NONBLOCK;
-
-	file = eventfd_file_create(count, flags);
+	file = eventfd_file_create(ser->count, flags);
 	if (IS_ERR(file)) {
 		err = PTR_ERR(file);
 		pr_err("failed to create eventfd: %pe\n", file);
@@ -245,3 +268,7 @@ static int __init eventfd_luo_init(void)
 	return 0;
 }
 late_initcall(eventfd_luo_init);
+
+#if IS_ENABLED(CONFIG_LIVEUPDATE_EVENTFD_KUNIT_TEST)
+#include "eventfd_luo_test.c"
+#endif

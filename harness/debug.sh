@@ -1,0 +1,181 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build a debug kernel (KASAN, KMEMLEAK, PROVE_LOCKING, DEBUG_ATOMIC_SLEEP,
+# DEBUG_LIST, and the eventfd KUnit tests) from the composed series plus
+# the test-only patch in harness/testing/, boot it under QEMU and kexec it
+# once with harness/testing/luo_kexec_eventfd_debug.c.
+#
+# Usage: debug.sh build|run
+#
+# "run" passes when the test passes, the KUnit suite passes in both boots,
+# the serial log has no KASAN, lockdep, sleep-in-atomic, list corruption,
+# WARNING or BUG report, exactly one eventfd_luo error line per damaged
+# record is logged, and kmemleak reports nothing that involves the series.
+
+# shellcheck source=harness/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+DEBUG_TREE=$BUILD_DIR/linux-debug
+DEBUG_KBUILD=$BUILD_DIR/kernel-debug
+DEBUG_WORK=$BUILD_DIR/vm/debug
+TESTING_DIR=$REPO_DIR/harness/testing
+# A boot of the debug kernel under TCG takes far longer than the 30 seconds
+# that vmtest.sh allows.
+QEMU_TIMEOUT=${QEMU_TIMEOUT:-600}
+
+# A git worktree of the composed tree at its HEAD, plus the test-only patch.
+prepare_tree() {
+	local head
+
+	head=$(git -C "$TREE_DIR" rev-parse HEAD)
+	if ! git -C "$DEBUG_TREE" rev-parse --git-dir >/dev/null 2>&1; then
+		rm -rf "$DEBUG_TREE"
+		git -C "$TREE_DIR" worktree prune
+		git -C "$TREE_DIR" worktree add -q --detach "$DEBUG_TREE" "$head"
+	fi
+	git -C "$DEBUG_TREE" checkout -q -f --detach "$head"
+	git -C "$DEBUG_TREE" apply "$TESTING_DIR/corrupt-records.patch" ||
+		die "harness/testing/corrupt-records.patch no longer applies to fs/eventfd_luo.c; update it"
+}
+
+build() {
+	local frags=$DEBUG_TREE/$SELFTEST_DIR
+	local log=$BUILD_DIR/kernel-debug-build.log
+	local make_cmd=(make -C "$DEBUG_TREE" O="$DEBUG_KBUILD" ARCH=x86 -j"$JOBS")
+	local opt
+
+	need_build_tools
+	[[ -d $TREE_DIR/.git ]] || die "$TREE_DIR not found; run make compose first"
+	prepare_tree
+	mkdir -p "$DEBUG_KBUILD"
+	cat "$frags/config.x86_64" "$frags/config" "$TESTING_DIR/debug.config" \
+		>"$DEBUG_KBUILD/.config"
+	"${make_cmd[@]}" -s olddefconfig >"$log" 2>&1 ||
+		{ tail -n 20 "$log" >&2; die "make olddefconfig failed (log: $log)"; }
+	while read -r opt; do
+		[[ -z $opt || $opt == '# SPDX'* || $opt == '# Added'* ]] && continue
+		grep -qx -- "$opt" "$DEBUG_KBUILD/.config" ||
+			die "$opt is not set in $DEBUG_KBUILD/.config; check its dependencies"
+	done <"$TESTING_DIR/debug.config"
+
+	log "building the debug kernel in $DEBUG_KBUILD (log: $log; from scratch this takes about 10 minutes)"
+	if ! "${make_cmd[@]}" bzImage 2>&1 | tee -a "$log" |
+		awk '/^  (CC|LD|AR|AS) / { n++; if (n % 500 == 0) { printf "[build] %d objects compiled\n", n; fflush() } }' >&2
+	then
+		grep -E 'error|Error' "$log" | head -n 20 >&2
+		die "debug kernel build failed (log: $log)"
+	fi
+	log "built $DEBUG_KBUILD/arch/x86/boot/bzImage"
+}
+
+make_initrd() {
+	local hdrs=$DEBUG_WORK/usr
+	local sel=$DEBUG_TREE/$SELFTEST_DIR
+	local nolibc=(-static -nostdinc -nostdlib -I "$hdrs/include"
+		      -I "$DEBUG_TREE/tools/include/nolibc")
+
+	make -s -C "$DEBUG_TREE" O="$DEBUG_KBUILD" headers_install \
+		INSTALL_HDR_PATH="$hdrs" >/dev/null
+	gcc "${nolibc[@]}" -O2 -I "$sel/lib/include" -o "$DEBUG_WORK/test_binary" \
+		"$TESTING_DIR/luo_kexec_eventfd_debug.c" "$sel/lib/lu_utils.c"
+	gcc "${nolibc[@]}" -s -Os -fno-asynchronous-unwind-tables -fno-ident \
+		-fno-stack-protector -o "$DEBUG_WORK/init" "$sel/init.c"
+
+	# The layout that the upstream init.c expects: the inner initrd is
+	# what the kexec'd kernel boots with.
+	printf '%s\n' 'dir /dev 0755 0 0' 'dir /proc 0755 0 0' 'dir /debugfs 0755 0 0' \
+		'nod /dev/console 0600 0 0 c 5 1' \
+		"file /init $DEBUG_WORK/init 0755 0 0" \
+		"file /test_binary $DEBUG_WORK/test_binary 0755 0 0" >"$DEBUG_WORK/inner.list"
+	"$DEBUG_KBUILD/usr/gen_init_cpio" "$DEBUG_WORK/inner.list" >"$DEBUG_WORK/inner.cpio"
+	{
+		cat "$DEBUG_WORK/inner.list"
+		echo "file /kernel $DEBUG_KBUILD/arch/x86/boot/bzImage 0644 0 0"
+		echo "file /initrd.img $DEBUG_WORK/inner.cpio 0644 0 0"
+	} >"$DEBUG_WORK/outer.list"
+	"$DEBUG_KBUILD/usr/gen_init_cpio" "$DEBUG_WORK/outer.list" >"$DEBUG_WORK/initrd.cpio"
+}
+
+# count_lines PATTERN FILE prints how many lines of FILE match PATTERN.
+count_lines() {
+	grep -cE -- "$1" "$2" || true
+}
+
+check_serial() {
+	local serial=$1
+	local failures=0 reports kunit_ok stage2 errors leaks ours
+
+	if ! grep -q 'TEST PASSED' "$serial"; then
+		echo "FAIL: the debug kexec test did not pass" >&2
+		failures=$((failures + 1))
+	fi
+
+	kunit_ok=$(count_lines '^ *ok [0-9]+ eventfd_luo$' "$serial")
+	log "KUnit suite eventfd_luo passed in $kunit_ok of 2 boots: $(grep -m1 -E '# eventfd_luo: pass:' "$serial" | tr -d '\r')"
+	if [[ $kunit_ok -ne 2 ]]; then
+		grep -E 'eventfd_luo' "$serial" | grep -E 'not ok|Expected|FAIL' >&2 || true
+		failures=$((failures + 1))
+	fi
+
+	reports=$(grep -E 'BUG: KASAN|WARNING:|BUG:|possible circular locking|possible recursive locking|inconsistent lock state|sleeping function called from invalid context|list_(add|del) corruption|Kernel panic' "$serial" | tr -d '\r' || true)
+	log "kernel reports (KASAN, lockdep, atomic sleep, list debugging, WARNING, BUG): $(grep -c . <<<"$reports" || true)"
+	if [[ -n $reports ]]; then
+		printf '%s\n' "$reports" | head -n 20 >&2
+		failures=$((failures + 1))
+	fi
+
+	stage2=$(sed -n '/INIT: Starting Stage 2/,$p' "$serial")
+	errors=$(grep -c 'eventfd_luo: ' <<<"$stage2" || true)
+	log "eventfd_luo error lines after the kexec: $errors (3 damaged records)"
+	grep 'eventfd_luo: ' <<<"$stage2" | tr -d '\r' | sed 's/^/    /' >&2
+	[[ $errors -eq 3 ]] || failures=$((failures + 1))
+
+	leaks=$(sed -n '/kmemleak report begins/,/kmemleak report ends/p' "$serial")
+	ours=$(grep -cE 'eventfd|luo|kho' <<<"$leaks" || true)
+	log "kmemleak after FINISH: $(grep -c 'unreferenced object' <<<"$leaks" || true) unreferenced objects, $ours backtrace lines in eventfd, LUO or KHO code"
+	if ! grep -q 'kmemleak report ends' <<<"$leaks"; then
+		echo "FAIL: no kmemleak report in the serial log" >&2
+		failures=$((failures + 1))
+	elif [[ $ours -ne 0 ]]; then
+		printf '%s\n' "$leaks" | head -n 40 >&2
+		failures=$((failures + 1))
+	fi
+
+	return $((failures != 0))
+}
+
+run() {
+	local serial=$DEBUG_WORK/qemu.serial
+	local status=0
+
+	need_build_tools
+	[[ -f $DEBUG_KBUILD/arch/x86/boot/bzImage ]] || die "no debug kernel; run harness/debug.sh build first"
+	rm -rf "$DEBUG_WORK"
+	mkdir -p "$DEBUG_WORK"
+	make_initrd
+
+	log "booting the debug kernel, kexec included (timeout ${QEMU_TIMEOUT}s, serial log $serial)"
+	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -m 2G -smp 2 -no-reboot -nographic \
+		-nodefaults -accel tcg -serial file:"$serial" \
+		-append "console=ttyS0 liveupdate=on panic=-1" \
+		-kernel "$DEBUG_KBUILD/arch/x86/boot/bzImage" \
+		-initrd "$DEBUG_WORK/initrd.cpio" || status=$?
+	if [[ $status -eq 124 ]]; then
+		echo "FAIL: QEMU timed out after ${QEMU_TIMEOUT}s; last lines of $serial:" >&2
+		tail -n 25 "$serial" >&2
+		return 1
+	fi
+
+	if ! check_serial "$serial"; then
+		echo "--- last lines of $serial:" >&2
+		grep -v '^\s*$' "$serial" | tail -n 15 >&2
+		return 1
+	fi
+}
+
+case ${1:-} in
+build) build ;;
+run) run ;;
+*) die "usage: debug.sh build|run" ;;
+esac
