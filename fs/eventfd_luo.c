@@ -19,9 +19,9 @@
  *
  * Counter
  *   The full 64-bit counter. It is read when the file is preserved and read
- *   again when the kernel reboots, so events signalled in between are kept.
- *   ``ULLONG_MAX``, the overflow state that poll() reports as ``EPOLLERR``,
- *   is preserved as itself.
+ *   again when the reboot into the next kernel freezes the preserved files,
+ *   so events signalled in between are kept. ``ULLONG_MAX``, the overflow
+ *   state that poll() reports as ``EPOLLERR``, is preserved as itself.
  *
  * Semaphore Mode
  *   An eventfd created with ``EFD_SEMAPHORE`` still returns 1 per read.
@@ -32,6 +32,12 @@
  *
  * File Status Flags
  *   An eventfd is always open ``O_RDWR``. The retrieved one is too.
+ *
+ * .. note::
+ *    The freeze does not stop other tasks. A write or an in-kernel signal
+ *    that reaches the eventfd after the reboot has frozen the preserved
+ *    files succeeds but is not carried to the next kernel. Stop the
+ *    producers of events before the reboot to keep every event.
  *
  * Non-Preserved Properties
  * ========================
@@ -170,8 +176,9 @@ static int eventfd_luo_freeze(struct liveupdate_file_op_args *args)
 
 	/*
 	 * Userspace could write to the eventfd or change its O_NONBLOCK with
-	 * fcntl() after preserve. Neither is possible any more at this point,
-	 * so this copy is the one the next kernel sees.
+	 * fcntl() after preserve, so both are read again. This copy is the
+	 * one the next kernel sees, even if another task still writes to the
+	 * eventfd before the CPUs stop.
 	 */
 	eventfd_luo_save(args->file, phys_to_virt(args->serialized_data));
 

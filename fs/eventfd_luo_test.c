@@ -7,6 +7,7 @@
  */
 
 #include <kunit/test.h>
+#include <linux/file.h>
 
 static void eventfd_luo_test_decode_valid_flags(struct kunit *test)
 {

@@ -1,39 +1,64 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The full verdict: compose the series, run checkpatch --strict on every
-# patch, shellcheck the tooling, build the documentation pages, apply and
-# build the series on Debian's 7.2.y, build the kernel and run the VM
-# tests. Ends with the line "N passed, M failed[, K skipped]" and exits
-# non-zero on any failure.
+# The full verdict, in suites:
+#   series:     compose, checkpatch --strict on every patch, shellcheck of
+#               the tooling, the documentation pages, git am and build on
+#               Debian's 7.2.y
+#   matrix:     the build matrix, W=1 and sparse, bisection, kernel-doc
+#   kernel:     the kernel build
+#   kexec:      kexec tests through the upstream vmtest.sh, ours and the
+#               upstream LUO tests
+#   kselftest:  tests that need a LUO kernel but no kexec, in one VM each
+#   debug:      the debug kernel (KASAN, KMEMLEAK, lockdep, KUnit) through a
+#               kexec with damaged handover records
+# Prints the pass and fail count of each suite, then the line
+# "N passed, M failed[, K skipped]", and exits non-zero on any failure.
 
 # shellcheck source=harness/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-# Kexec tests run through vmtest.sh: ours and the upstream LUO tests that
-# guard what the series touches.
-VM_TESTS=(luo_kexec_eventfd luo_kexec_simple luo_multi_session luo_stress_files
-	  luo_stress_sessions)
+KEXEC_TESTS=(luo_kexec_eventfd luo_kexec_eventfd_memory luo_kexec_eventfd_writers
+	     luo_kexec_simple luo_multi_session luo_stress_files luo_stress_sessions)
+KSELFTESTS=(liveupdate/luo_eventfd liveupdate/liveupdate filesystems/eventfd/eventfd_test)
+SUITES=(series matrix kernel kexec kselftest debug)
 
 passed=0
 failed=0
 skipped=0
+declare -A suite_passed suite_failed suite_skipped
 
-# run_step NAME COMMAND... runs one check and records its result.
+# run_step SUITE NAME COMMAND... runs one check and records its result.
 run_step() {
-	local name=$1
+	local suite=$1 name=$2
 	local start=$SECONDS
 	local status=0
 
-	shift
+	shift 2
 	log "RUN  $name"
 	"$@" || status=$?
 	case $status in
-	0) passed=$((passed + 1)); log "PASS $name ($((SECONDS - start))s)" ;;
-	4) skipped=$((skipped + 1)); log "SKIP $name ($((SECONDS - start))s)" ;;
-	*) failed=$((failed + 1)); log "FAIL $name ($((SECONDS - start))s)" ;;
+	0)
+		passed=$((passed + 1))
+		suite_passed[$suite]=$((${suite_passed[$suite]:-0} + 1))
+		log "PASS $name ($((SECONDS - start))s)" ;;
+	4)
+		skipped=$((skipped + 1))
+		suite_skipped[$suite]=$((${suite_skipped[$suite]:-0} + 1))
+		log "SKIP $name ($((SECONDS - start))s)" ;;
+	*)
+		failed=$((failed + 1))
+		suite_failed[$suite]=$((${suite_failed[$suite]:-0} + 1))
+		log "FAIL $name ($((SECONDS - start))s)" ;;
 	esac
 	return "$status"
+}
+
+# not_run SUITE COUNT REASON counts checks that could not run as failed.
+not_run() {
+	failed=$((failed + $2))
+	suite_failed[$1]=$((${suite_failed[$1]:-0} + $2))
+	log "FAIL $2 checks of suite $1 not run: $3"
 }
 
 # Print the files that a commit of the composed tree adds.
@@ -81,10 +106,16 @@ checkpatch_patch() {
 }
 
 summary() {
-	local line="$passed passed, $failed failed"
+	local suite line
 
-	[[ $skipped -eq 0 ]] || line+=", $skipped skipped"
 	log "make check finished"
+	for suite in "${SUITES[@]}"; do
+		line="${suite_passed[$suite]:-0} passed, ${suite_failed[$suite]:-0} failed"
+		[[ -z ${suite_skipped[$suite]:-} ]] || line+=", ${suite_skipped[$suite]} skipped"
+		printf '  %-10s %s\n' "$suite:" "$line"
+	done
+	line="$passed passed, $failed failed"
+	[[ $skipped -eq 0 ]] || line+=", $skipped skipped"
 	echo "$line"
 }
 
@@ -94,7 +125,7 @@ main() {
 
 	need_build_tools
 
-	if ! run_step compose "$REPO_DIR/harness/compose.sh"; then
+	if ! run_step series compose "$REPO_DIR/harness/compose.sh"; then
 		summary
 		exit 1
 	fi
@@ -104,23 +135,33 @@ main() {
 	for patch in "$SERIES_OUT"/[0-9][0-9][0-9][0-9]-*.patch; do
 		name=$(basename "$patch")
 		[[ $name == 0000-cover-letter.patch ]] && continue
-		run_step "checkpatch --strict $name" \
+		run_step series "checkpatch --strict $name" \
 			checkpatch_patch "$patch" "${commits[index]}" || true
 		index=$((index + 1))
 	done
-
-	run_step "shellcheck harness" shellcheck -x -P "$REPO_DIR" \
+	run_step series "shellcheck harness" shellcheck -x -P "$REPO_DIR" \
 		"$REPO_DIR"/harness/*.sh "$REPO_DIR/.ci/run" || true
-	run_step "documentation (sphinx-build)" "$REPO_DIR/harness/docs.sh" || true
-	run_step "git am and build on Debian 7.2.y" "$REPO_DIR/harness/distro.sh" || true
+	run_step series "documentation (sphinx-build)" "$REPO_DIR/harness/docs.sh" || true
+	run_step series "git am and build on Debian 7.2.y" "$REPO_DIR/harness/distro.sh" || true
 
-	if run_step "kernel build" "$REPO_DIR/harness/build.sh"; then
-		for name in "${VM_TESTS[@]}"; do
-			run_step "vmtest $name" "$REPO_DIR/harness/run-vm-test.sh" "$name" || true
+	if run_step kernel "kernel build" "$REPO_DIR/harness/build.sh"; then
+		for name in "${KEXEC_TESTS[@]}"; do
+			run_step kexec "vmtest $name" "$REPO_DIR/harness/run-vm-test.sh" "$name" || true
+		done
+		for name in "${KSELFTESTS[@]}"; do
+			run_step kselftest "kselftest $name" \
+				"$REPO_DIR/harness/run-vm-kselftests.sh" "$name" || true
 		done
 	else
-		failed=$((failed + ${#VM_TESTS[@]}))
-		log "the VM tests were not run because the kernel build failed"
+		not_run kexec ${#KEXEC_TESTS[@]} "the kernel build failed"
+		not_run kselftest ${#KSELFTESTS[@]} "the kernel build failed"
+	fi
+
+	if run_step debug "debug kernel build" "$REPO_DIR/harness/debug.sh" build; then
+		run_step debug "debug kernel kexec with damaged records" \
+			"$REPO_DIR/harness/debug.sh" run || true
+	else
+		not_run debug 1 "the debug kernel build failed"
 	fi
 
 	summary

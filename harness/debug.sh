@@ -23,6 +23,10 @@ TESTING_DIR=$REPO_DIR/harness/testing
 # A boot of the debug kernel under TCG takes far longer than the 30 seconds
 # that vmtest.sh allows.
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-600}
+# KHO sizes its scratch areas from the memory the kernel has reserved at
+# boot, and KASAN's shadow makes that too large to place. The next kernel
+# boots in the scratch areas, so they must hold its KASAN shadow too.
+KHO_SCRATCH=${KHO_SCRATCH:-64M,1G,512M}
 
 # A git worktree of the composed tree at its HEAD, plus the test-only patch.
 prepare_tree() {
@@ -97,11 +101,6 @@ make_initrd() {
 	"$DEBUG_KBUILD/usr/gen_init_cpio" "$DEBUG_WORK/outer.list" >"$DEBUG_WORK/initrd.cpio"
 }
 
-# count_lines PATTERN FILE prints how many lines of FILE match PATTERN.
-count_lines() {
-	grep -cE -- "$1" "$2" || true
-}
-
 check_serial() {
 	local serial=$1
 	local failures=0 reports kunit_ok stage2 errors leaks ours
@@ -111,7 +110,7 @@ check_serial() {
 		failures=$((failures + 1))
 	fi
 
-	kunit_ok=$(count_lines '^ *ok [0-9]+ eventfd_luo$' "$serial")
+	kunit_ok=$(tr -d '\r' <"$serial" | grep -cE '^ *ok [0-9]+ eventfd_luo$' || true)
 	log "KUnit suite eventfd_luo passed in $kunit_ok of 2 boots: $(grep -m1 -E '# eventfd_luo: pass:' "$serial" | tr -d '\r')"
 	if [[ $kunit_ok -ne 2 ]]; then
 		grep -E 'eventfd_luo' "$serial" | grep -E 'not ok|Expected|FAIL' >&2 || true
@@ -156,9 +155,9 @@ run() {
 	make_initrd
 
 	log "booting the debug kernel, kexec included (timeout ${QEMU_TIMEOUT}s, serial log $serial)"
-	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -m 2G -smp 2 -no-reboot -nographic \
+	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -m 3G -smp 2 -no-reboot -nographic \
 		-nodefaults -accel tcg -serial file:"$serial" \
-		-append "console=ttyS0 liveupdate=on panic=-1" \
+		-append "console=ttyS0 liveupdate=on panic=-1 kho_scratch=$KHO_SCRATCH" \
 		-kernel "$DEBUG_KBUILD/arch/x86/boot/bzImage" \
 		-initrd "$DEBUG_WORK/initrd.cpio" || status=$?
 	if [[ $status -eq 124 ]]; then

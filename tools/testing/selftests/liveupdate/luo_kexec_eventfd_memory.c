@@ -39,17 +39,18 @@
  *   eventfd id of each retrieved eventfd (retrieve, close), and the xarray
  *   nodes that LUO uses to track retrieved files (retrieve, finish).
  *
- * The second group nets out only if the slab caches can serve retrieve from
- * objects they already hold and keep what close gives back. So before the
- * first reading, stage 2 creates EVENTFD_COUNT eventfds, preserves them in a
- * scratch session and closes the session and the eventfds, which does the
- * same allocations and frees and grows the fd table to its final size.
- * What can still be missing at the second reading is a few slabs per cache
- * that SLUB holds on its partial lists, and frees still waiting for RCU:
- * tens of pages. TOLERANCE_PERCENT of EVENTFD_COUNT pages (100 pages, 400 KiB
- * with 4 KiB pages) covers that, while a handler that does not free its page
- * on retrieve gives back only the block pages and the luo_file slabs, about
- * 5% of the figure, and fails.
+ * The second group nets out when the slab caches end the window as large as
+ * they began it. Slab pages that retrieve adds to a cache do not all go back
+ * when close empties them, since SLUB keeps some empty and partial slabs. So
+ * before the first reading, stage 2 creates EVENTFD_COUNT eventfds, preserves
+ * them in a scratch session and closes the session and the eventfds: the
+ * same allocations and frees, which leave the caches and the fd table as
+ * large as the window needs. What can still be missing at the second reading
+ * is a few slabs per cache, and frees still waiting for RCU: tens of pages.
+ * TOLERANCE_PERCENT of EVENTFD_COUNT pages (100 pages, 400 KiB with 4 KiB
+ * pages) covers that, while a handler that does not free its page on
+ * retrieve gives back only the block pages and the luo_file slabs, at most
+ * about 5% of the figure, and fails.
  *
  * Stage 1 checks the same bound on what preservation takes, which is more
  * than the handover pages because it also counts struct luo_file, the
@@ -62,7 +63,6 @@
 #endif
 
 #include <fcntl.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

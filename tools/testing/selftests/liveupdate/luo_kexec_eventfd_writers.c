@@ -41,26 +41,26 @@
  *   per eventfd has at most one write() under way. This checks that the memfd
  *   counters arrived whole, which the two checks above rely on.
  *
- * "increments == done" or "done - 1 <= increments" would not hold: done
- * also counts the writes made after the freeze. Their number, done less
- * increments, tells how far the writers got after the freeze. It is printed
- * but not checked: it may be any number, 0 included, and -1 when the CPUs
- * stopped between a write() and the update of done.
+ * "increments == done" or "done - 1 <= increments" would fail whenever a
+ * writer ran after the freeze, because done also counts the writes made
+ * then. Their number, done less increments, tells how far the writers got
+ * after the freeze. It is printed but not checked: it may be any number, 0
+ * included, and -1 when the CPUs stopped between a write() and the update
+ * of done.
  *
- * One writer per eventfd keeps the account free of atomic read-modify-write
- * operations, which nolibc on arm64 cannot link (gcc outlines them into
- * libgcc), and bounds attempts - done. The writers run at nice WRITER_NICE,
- * so that the reboot does not wait behind them on a uniprocessor kernel.
+ * One writer per eventfd bounds attempts - done, and keeps the account free
+ * of atomic read-modify-write operations, which gcc may turn into calls to
+ * libgcc on arm64 (-moutline-atomics) that the nolibc build does not link.
+ * The writers run at nice WRITER_NICE, so that the reboot does not wait
+ * behind them on a uniprocessor kernel.
  */
 
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 
-#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
