@@ -18,7 +18,7 @@ DISTRO_TREE=$BUILD_DIR/linux-7.2
 DISTRO_KBUILD=$BUILD_DIR/kernel-7.2
 
 main() {
-	local tarball patches=() patch objects log=$BUILD_DIR/kernel-7.2-build.log
+	local tarball patches=() patch objects opt log=$BUILD_DIR/kernel-7.2-build.log
 
 	need_build_tools
 	[[ -d $SERIES_OUT ]] || die "$SERIES_OUT not found; run make series first"
@@ -46,15 +46,27 @@ main() {
 		die "the series does not apply to $(basename "$tarball" .tar.xz) with git am"
 	fi
 
-	# The objects of the C files that the applied patches touch.
-	objects=$(git -C "$DISTRO_TREE" diff --name-only "$BASE_TAG..HEAD" -- '*.c' | sed 's/\.c$/.o/')
+	# The objects of the C files that the applied patches touch. A file
+	# that another one includes, such as a KUnit suite, has no object of
+	# its own and no line in its directory's Makefile.
+	objects=$(git -C "$DISTRO_TREE" diff --name-only "$BASE_TAG..HEAD" -- '*.c' |
+		  while read -r file; do
+			  grep -qw "$(basename "$file" .c)\.o" "$DISTRO_TREE/$(dirname "$file")/Makefile" &&
+				  echo "${file%.c}.o"
+		  done || true)
 	mkdir -p "$DISTRO_KBUILD"
-	{ cat "$DISTRO_TREE/$SELFTEST_DIR/config"; echo CONFIG_LIVEUPDATE_EVENTFD=y; } \
-		>"$DISTRO_KBUILD/.config"
+	# KUnit too, so that the eventfd_luo suite is compiled into its object.
+	{
+		cat "$DISTRO_TREE/$SELFTEST_DIR/config"
+		printf '%s\n' CONFIG_LIVEUPDATE_EVENTFD=y CONFIG_KUNIT=y \
+			CONFIG_LIVEUPDATE_EVENTFD_KUNIT_TEST=y
+	} >"$DISTRO_KBUILD/.config"
 	make -s -C "$DISTRO_TREE" O="$DISTRO_KBUILD" olddefconfig >"$log" 2>&1 ||
 		{ tail -n 20 "$log" >&2; die "make olddefconfig failed in $DISTRO_TREE (log: $log)"; }
-	grep -qx CONFIG_LIVEUPDATE_EVENTFD=y "$DISTRO_KBUILD/.config" ||
-		die "CONFIG_LIVEUPDATE_EVENTFD is not set in $DISTRO_KBUILD/.config; check its dependencies there"
+	for opt in CONFIG_LIVEUPDATE_EVENTFD CONFIG_LIVEUPDATE_EVENTFD_KUNIT_TEST; do
+		grep -qx "$opt=y" "$DISTRO_KBUILD/.config" ||
+			die "$opt is not set in $DISTRO_KBUILD/.config; check its dependencies there"
+	done
 
 	log "building $(echo "$objects" | tr '\n' ' ')in $DISTRO_KBUILD"
 	# shellcheck disable=SC2086 # one word per object
