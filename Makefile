@@ -32,10 +32,7 @@ fetch:
 	@$(HARNESS)/fetch.sh >/dev/null
 
 clean:
-	@if [ -n "$(LINUX_SRC)" ] && [ -d build/linux-src ]; then \
-		git -C "$(LINUX_SRC)" worktree remove --force "$(CURDIR)/build/linux-src" || true; \
-	fi
-	rm -rf build
+	@$(HARNESS)/clean.sh
 
 distclean: clean
 	rm -rf "$${EVENTFD_LUO_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/eventfd-luo}"

@@ -51,7 +51,8 @@ tree_git() {
 
 base_id() {
 	if [[ -n $LINUX_SRC ]]; then
-		git -C "$LINUX_SRC" rev-parse "${LINUX_REF:-HEAD}^{commit}"
+		git -C "$LINUX_SRC" rev-parse -q --verify "${LINUX_REF:-HEAD}^{commit}" ||
+			die "LINUX_REF=${LINUX_REF:-HEAD} is not a commit in $LINUX_SRC; set LINUX_REF to a branch, tag or commit there"
 	else
 		echo "$BASE_PACKAGE $BASE_VERSION"
 	fi
@@ -65,38 +66,44 @@ make_debian_base() {
 	base_id >"$TREE_DIR/.git/luo-base.id"
 }
 
-# Check that the user's tree is a kernel with LUO and add a worktree of it.
+# Check that the user's tree is a kernel with LUO and add a worktree of it
+# with a detached HEAD.
 make_user_worktree() {
-	local src ref
+	local src ref commit
 
 	git -C "$LINUX_SRC" rev-parse --git-dir >/dev/null 2>&1 ||
 		die "LINUX_SRC=$LINUX_SRC is not a git repository; point it at a kernel git tree"
 	src=$(git -C "$LINUX_SRC" rev-parse --show-toplevel)
 	ref=${LINUX_REF:-HEAD}
-	if ! git -C "$src" cat-file -e "$ref:Makefile" 2>/dev/null ||
-	   ! git -C "$src" cat-file -e "$ref:kernel/fork.c" 2>/dev/null; then
+	commit=$(git -C "$src" rev-parse -q --verify "$ref^{commit}") ||
+		die "LINUX_REF=$ref is not a commit in $src; set LINUX_REF to a branch, tag or commit there"
+	if ! git -C "$src" cat-file -e "$commit:Makefile" 2>/dev/null ||
+	   ! git -C "$src" cat-file -e "$commit:kernel/fork.c" 2>/dev/null; then
 		die "LINUX_SRC=$LINUX_SRC at $ref is not a Linux kernel tree; point it at one"
 	fi
-	git -C "$src" cat-file -e "$ref:kernel/liveupdate" 2>/dev/null ||
+	git -C "$src" cat-file -e "$commit:kernel/liveupdate" 2>/dev/null ||
 		die "LINUX_SRC=$LINUX_SRC at $ref has no kernel/liveupdate/: it predates the Live Update Orchestrator (Linux 6.19); use a newer tree"
 
 	if [[ -d $TREE_DIR ]]; then
 		git -C "$src" worktree remove --force "$TREE_DIR" 2>/dev/null || rm -rf "$TREE_DIR"
-		git -C "$src" worktree prune
 	fi
+	git -C "$src" worktree prune
 	log "adding a worktree of $src at $ref in $TREE_DIR"
-	git -C "$src" worktree add -q --detach "$TREE_DIR" "$ref"
-	git -C "$TREE_DIR" tag -f "$BASE_TAG" HEAD >/dev/null 2>&1 ||
-		die "cannot tag $ref in $src"
+	git -C "$src" worktree add -q --detach "$TREE_DIR" "$commit"
+	git -C "$src" update-ref "$BASE_TAG" "$commit"
 	base_id >"$(git -C "$TREE_DIR" rev-parse --absolute-git-dir)/luo-base.id"
 }
 
 ensure_base() {
 	local id_file
 
+	# Fails with one message when LINUX_REF is not a commit.
+	[[ -z $LINUX_SRC ]] || base_id >/dev/null
+
 	if [[ -d $TREE_DIR ]]; then
 		id_file=$(git -C "$TREE_DIR" rev-parse --absolute-git-dir 2>/dev/null)/luo-base.id
-		if [[ -f $id_file && $(cat "$id_file") == "$(base_id)" ]]; then
+		if [[ -f $id_file && $(cat "$id_file") == "$(base_id)" ]] &&
+		   git -C "$TREE_DIR" rev-parse -q --verify "$BASE_TAG^{commit}" >/dev/null; then
 			return
 		fi
 	fi
@@ -200,21 +207,23 @@ main() {
 	ensure_base
 	check_identity
 
+	# A failed compose must not leave an older series behind for git am.
+	rm -rf "$SERIES_OUT"
+
 	hash=$(series_inputs_hash)
 	stamp=$(tree_git rev-parse --absolute-git-dir)/luo-series.id
-	if [[ -f $stamp && $(cat "$stamp") == "$hash" &&
-	      $(tree_git rev-parse --abbrev-ref HEAD) == "$SERIES_BRANCH" &&
+	if [[ -f $stamp && $(cat "$stamp") == "$hash $(tree_git rev-parse HEAD)" &&
 	      -z $(tree_git status --porcelain --untracked-files=no) ]]; then
 		log "composed tree is up to date ($(tree_git rev-list --count "$BASE_TAG..HEAD") patches on $(base_id))"
 	else
 		rm -f "$stamp"
 		log "composing the series on $(base_id)"
-		tree_git checkout -q -f -B "$SERIES_BRANCH" "$BASE_TAG"
+		tree_git checkout -q -f --detach "$BASE_TAG"
 		for entry in $(series_entries); do
 			apply_entry "$entry"
 			log "  $(tree_git log -1 --format=%s)"
 		done
-		echo "$hash" >"$stamp"
+		echo "$hash $(tree_git rev-parse HEAD)" >"$stamp"
 	fi
 
 	format_series

@@ -26,7 +26,8 @@ main() {
 	tarball=$(BASE_PACKAGE=$DISTRO_PACKAGE BASE_SUITE=$DISTRO_SUITE \
 		  BASE_VERSION=${DISTRO_VERSION:-latest} "$REPO_DIR/harness/fetch.sh")
 	if [[ ! -f $DISTRO_TREE/.git/luo-base.id ||
-	      $(cat "$DISTRO_TREE/.git/luo-base.id") != "$tarball" ]]; then
+	      $(cat "$DISTRO_TREE/.git/luo-base.id") != "$tarball" ]] ||
+	   ! git -C "$DISTRO_TREE" rev-parse -q --verify "$BASE_TAG^{commit}" >/dev/null; then
 		unpack_debian_tree "$tarball" "$DISTRO_PACKAGE" "$DISTRO_TREE"
 		echo "$tarball" >"$DISTRO_TREE/.git/luo-base.id"
 	fi
@@ -38,7 +39,7 @@ main() {
 	done
 
 	git -C "$DISTRO_TREE" am --abort >/dev/null 2>&1 || true
-	git -C "$DISTRO_TREE" checkout -q -f -B eventfd-luo/distro "$BASE_TAG"
+	git -C "$DISTRO_TREE" checkout -q -f --detach "$BASE_TAG"
 	log "git am ${#patches[@]} patches onto $(basename "$tarball" .tar.xz)"
 	if ! git -C "$DISTRO_TREE" am -q "${patches[@]}" >"$BUILD_DIR/git-am-7.2.log" 2>&1; then
 		cat "$BUILD_DIR/git-am-7.2.log" >&2

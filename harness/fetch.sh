@@ -62,7 +62,10 @@ update_index() {
 	if ! apt_private apt-get -q update >"$APT_DIR/update.log" 2>&1 ||
 	   grep -q '^\(E:\|Err:\)' "$APT_DIR/update.log"; then
 		grep '^\(E:\|Err:\|W:\)' "$APT_DIR/update.log" >&2 || true
-		die "cannot read the package index of $BASE_SUITE from the machine's Debian archive; check the network and /etc/apt/sources.list.d/ (log: $APT_DIR/update.log)"
+		if [[ -n ${APT_ARCHIVE_URI:-} ]]; then
+			die "cannot read the package index of $BASE_SUITE from $uri (set by APT_ARCHIVE_URI); check that URI or unset APT_ARCHIVE_URI (log: $APT_DIR/update.log)"
+		fi
+		die "cannot read the package index of $BASE_SUITE from $uri, the Debian archive in the machine's apt sources; check the network and /etc/apt/sources.list.d/ (log: $APT_DIR/update.log)"
 	fi
 	index_updated=1
 }

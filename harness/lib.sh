@@ -29,8 +29,16 @@ else
 	KBUILD_DIR=$BUILD_DIR/kernel
 fi
 SERIES_OUT=$BUILD_DIR/series
-BASE_TAG=luo-base
-SERIES_BRANCH=eventfd-luo/compose
+# The base commit is marked with a ref outside refs/heads and refs/tags, so
+# that no branch or tag of a LINUX_SRC repository is created or moved. Its
+# name carries a hash of BUILD_DIR there, so two checkouts of this
+# repository can use the same LINUX_SRC. The series commits stay on a
+# detached HEAD.
+if [[ -n $LINUX_SRC ]]; then
+	BASE_TAG=refs/eventfd-luo/$(printf '%s' "$BUILD_DIR" | sha1sum | cut -c1-12)/base
+else
+	BASE_TAG=refs/eventfd-luo/base
+fi
 SELFTEST_DIR=tools/testing/selftests/liveupdate
 
 JOBS=${JOBS:-$(nproc)}
@@ -102,7 +110,7 @@ need_build_tools() {
 }
 
 # unpack_debian_tree TARBALL PACKAGE DIR unpacks a linux-source tarball into
-# DIR as a git repository with one commit, tagged $BASE_TAG. The commit's
+# DIR as a git repository with one commit, marked by $BASE_TAG. The commit's
 # identity and date are fixed so that its id is the same on every machine.
 unpack_debian_tree() {
 	local tarball=$1 package=$2 dir=$3
@@ -111,7 +119,10 @@ unpack_debian_tree() {
 	rm -rf "$tmp" "$dir"
 	mkdir -p "$tmp"
 	log "unpacking $(basename "$tarball")"
-	tar -xf "$tarball" -C "$tmp"
+	if ! tar -xf "$tarball" -C "$tmp"; then
+		rm -rf "$tmp" "$tarball"
+		die "$tarball is damaged and was removed; run again to download it anew"
+	fi
 	mv "$tmp/$package" "$dir"
 	rmdir "$tmp"
 
@@ -124,7 +135,7 @@ unpack_debian_tree() {
 	GIT_COMMITTER_NAME=base GIT_COMMITTER_EMAIL=base@localhost \
 	GIT_AUTHOR_DATE='2026-01-01T00:00:00Z' GIT_COMMITTER_DATE='2026-01-01T00:00:00Z' \
 		git -C "$dir" commit -q -m "Debian $(basename "$tarball" .tar.xz)"
-	git -C "$dir" tag -f "$BASE_TAG" >/dev/null
+	git -C "$dir" update-ref "$BASE_TAG" HEAD
 }
 
 mkdir -p "$BUILD_DIR"

@@ -45,9 +45,15 @@ MATRIX_KEEP_EDITS=${MATRIX_KEEP_EDITS:-0}
 # of CONFIG_REQUEST set, then olddefconfig; .config must then have every
 # value of CONFIG_REQUEST and CONFIG_EXPECT. The first one enables all the
 # code of the series and is the one that the other checks build.
+#
+# KUNIT=y is in all of them because include/linux/sched.h tests
+# CONFIG_KUNIT: a configuration that differs in it recompiles nearly every
+# object when it starts from a copy of another one's build (see
+# use_build_dir). CONFIG_EVENTFD is tested there too, so eventfd-n costs
+# about a full build anyway.
 CONFIG_NAMES=(liveupdate-eventfd-y liveupdate-eventfd-n liveupdate-n eventfd-n)
 FULL_CONFIG=liveupdate-eventfd-y
-BASE_OPTIONS="64BIT=y KEXEC_FILE=y KEXEC_HANDOVER=y"
+BASE_OPTIONS="64BIT=y KEXEC_FILE=y KEXEC_HANDOVER=y KUNIT=y"
 declare -A CONFIG_TITLE=(
 	[liveupdate-eventfd-y]="LIVEUPDATE_EVENTFD=y"
 	[liveupdate-eventfd-n]="LIVEUPDATE_EVENTFD=n (LIVEUPDATE=y)"
@@ -55,7 +61,7 @@ declare -A CONFIG_TITLE=(
 	[eventfd-n]="EVENTFD=n (EXPERT=y, LIVEUPDATE=y)"
 )
 declare -A CONFIG_REQUEST=(
-	[liveupdate-eventfd-y]="$BASE_OPTIONS EVENTFD=y LIVEUPDATE=y LIVEUPDATE_EVENTFD=y KUNIT=y LIVEUPDATE_EVENTFD_KUNIT_TEST=y"
+	[liveupdate-eventfd-y]="$BASE_OPTIONS EVENTFD=y LIVEUPDATE=y LIVEUPDATE_EVENTFD=y LIVEUPDATE_EVENTFD_KUNIT_TEST=y"
 	[liveupdate-eventfd-n]="$BASE_OPTIONS EVENTFD=y LIVEUPDATE=y LIVEUPDATE_EVENTFD=n"
 	[liveupdate-n]="$BASE_OPTIONS EVENTFD=y LIVEUPDATE=n"
 	[eventfd-n]="$BASE_OPTIONS EXPERT=y EVENTFD=n LIVEUPDATE=y"
