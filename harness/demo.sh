@@ -61,9 +61,12 @@ main() {
 
 	echo
 	echo "What happened in the VM (from its serial console):"
-	grep -E '^INIT: Starting|^# \[STAGE [12]\] (Creating session|Preserving|Changing|Retrieving|Bulk|Finishing session)|^luo: Retrieved' \
-		"$serial" | sed -e 's/^# //' -e 's/^INIT: Starting Stage 1/first kernel: stage 1/' \
-		-e 's/^INIT: Starting Stage 2/kexec done, new kernel: stage 2/' -e 's/^/  /'
+	tr -d '\r' <"$serial" |
+		grep -E '^INIT: Starting|^# \[STAGE [12]\] (Creating session|Preserving|Changing|Retrieving|Bulk|Finishing session)|^luo: Retrieved|Starting new kernel|^# eventfd preservation:' |
+		sed -e 's/^# //' -e 's/^INIT: Starting Stage 1/first kernel: stage 1 (test program)/' \
+		-e 's/^.*Starting new kernel$/kexec: the first kernel jumps into the new one/' \
+		-e 's/^luo: Retrieved/new kernel boots: luo: Retrieved/' \
+		-e 's/^INIT: Starting Stage 2/new kernel: stage 2 (test program)/' -e 's/^/  /'
 	echo
 	echo "Each eventfd before the reboot and after its retrieve in the new kernel"
 	echo "(counts from fdinfo, before anything reads them; verdict from the test's"
