@@ -157,6 +157,11 @@ main() {
 		not_run kselftest ${#KSELFTESTS[@]} "the kernel build failed"
 	fi
 
+	run_step matrix "build matrix: four configurations" "$REPO_DIR/harness/matrix.sh" configs || true
+	run_step matrix "build matrix: every patch on its own" "$REPO_DIR/harness/matrix.sh" bisect || true
+	run_step matrix "build matrix: W=1 and sparse warnings" "$REPO_DIR/harness/matrix.sh" warnings || true
+	run_step matrix "build matrix: kernel-doc -Wall" "$REPO_DIR/harness/matrix.sh" kerneldoc || true
+
 	if run_step debug "debug kernel build" "$REPO_DIR/harness/debug.sh" build; then
 		run_step debug "debug kernel kexec with damaged records" \
 			"$REPO_DIR/harness/debug.sh" run || true
