@@ -176,9 +176,9 @@ static int eventfd_luo_freeze(struct liveupdate_file_op_args *args)
 
 	/*
 	 * Userspace could write to the eventfd or change its O_NONBLOCK with
-	 * fcntl() after preserve, so both are read again. This copy is the
-	 * one the next kernel sees, even if another task still writes to the
-	 * eventfd before the CPUs stop.
+	 * fcntl() after preserve, so both are read again. The next kernel reads
+	 * this copy, even if another task still writes to the eventfd before
+	 * the CPUs stop.
 	 */
 	eventfd_luo_save(args->file, phys_to_virt(args->serialized_data));
 
