@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The full verdict, in suites:
-#   series:     compose, checkpatch --strict on every patch, shellcheck of
-#               the tooling, the documentation pages, git am and build on
-#               Debian's 7.2.y
+#   series:     compose, checkpatch --strict on every patch, git am of the
+#               mailed series onto the base, shellcheck of the tooling, the
+#               documentation pages, git am and build on Debian's 7.2.y
 #   matrix:     the build matrix, W=1 and sparse, bisection, kernel-doc
 #   kernel:     the kernel build
 #   kexec:      kexec tests through the upstream vmtest.sh, ours and the
@@ -105,6 +105,33 @@ checkpatch_patch() {
 	return 1
 }
 
+# Apply the mailed series with git am onto the base, in a worktree of the
+# composed tree, as a maintainer would.
+git_am_on_base() {
+	local dir=$BUILD_DIR/am-check
+	local log=$BUILD_DIR/am-check.log
+
+	if ! git -C "$dir" rev-parse --git-dir >/dev/null 2>&1; then
+		rm -rf "$dir"
+		git -C "$TREE_DIR" worktree prune
+		git -C "$TREE_DIR" worktree add -q --detach "$dir" "$BASE_TAG"
+	fi
+	git -C "$dir" am --abort >/dev/null 2>&1 || true
+	git -C "$dir" checkout -q -f --detach "$BASE_TAG"
+	# The cover letter has no diff, and git am stops on it.
+	if ! git -C "$dir" am -q "$SERIES_OUT"/000[1-9]-*.patch >"$log" 2>&1; then
+		cat "$log" >&2
+		git -C "$dir" am --abort >/dev/null 2>&1 || true
+		echo "git am of $SERIES_OUT onto the base failed" >&2
+		return 1
+	fi
+	if [[ -n $(git -C "$dir" diff HEAD "$(git -C "$TREE_DIR" rev-parse HEAD)") ]]; then
+		echo "git am of $SERIES_OUT gives a tree that differs from the composed one" >&2
+		return 1
+	fi
+	log "     git am applied $(git -C "$dir" rev-list --count "$BASE_TAG..HEAD") patches; the tree equals the composed one"
+}
+
 summary() {
 	local suite line
 
@@ -139,6 +166,7 @@ main() {
 			checkpatch_patch "$patch" "${commits[index]}" || true
 		index=$((index + 1))
 	done
+	run_step series "git am onto the base" git_am_on_base || true
 	run_step series "shellcheck harness" shellcheck -x -P "$REPO_DIR" \
 		"$REPO_DIR"/harness/*.sh "$REPO_DIR/.ci/run" || true
 	run_step series "documentation (sphinx-build)" "$REPO_DIR/harness/docs.sh" || true

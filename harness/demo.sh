@@ -77,7 +77,7 @@ main() {
 	echo
 	echo "The series that ran, in $SERIES_OUT/:"
 	git -C "$TREE_DIR" log --reverse --format='  %s' "$BASE_TAG..HEAD"
-	echo "  (apply it to your tree with: git am $SERIES_OUT/00*.patch)"
+	echo "  (apply it to your tree with: git am $SERIES_OUT/000[1-9]-*.patch)"
 	echo
 
 	if [[ $status -eq 0 ]]; then
