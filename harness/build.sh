@@ -31,12 +31,7 @@ main() {
 	done < <(cat "$frag_dir/config.x86_64" "$frag_dir/config")
 
 	log "building bzImage in $KBUILD_DIR (log: $log; a build from scratch takes minutes)"
-	if ! "${make_cmd[@]}" bzImage 2>&1 | tee -a "$log" |
-		awk '/^  (CC|LD|AR|AS) / { n++; if (n % 500 == 0) { printf "[build] %d objects compiled\n", n; fflush() } }' >&2
-	then
-		grep -E 'error|Error' "$log" | head -n 20 >&2
-		die "kernel build failed (log: $log)"
-	fi
+	make_bzimage "$log" "kernel" "${make_cmd[@]}"
 	# vmtest.sh and run-vmtests.sh build in .luo_test_build.x86 of the tree
 	# when no -d is given; point it here so that they reuse this build.
 	ln -sfn "$KBUILD_DIR" "$TREE_DIR/.luo_test_build.x86"

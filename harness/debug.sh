@@ -8,10 +8,11 @@
 #
 # Usage: debug.sh build|run
 #
-# "run" passes when the test passes, the KUnit suite passes in both boots,
-# the serial log has no KASAN, lockdep, sleep-in-atomic, list corruption,
-# WARNING or BUG report, exactly one eventfd_luo error line per damaged
-# record is logged, and kmemleak reports nothing that involves the series.
+# "run" passes when all of these hold: the test passes, and the KUnit suite
+# passes in both boots. The serial log has no KASAN, lockdep,
+# sleep-in-atomic, list corruption, WARNING or BUG report. Exactly one
+# eventfd_luo error line is logged per damaged record, and kmemleak reports
+# nothing that involves the series.
 #
 # NOTE: a kmalloc() of 3 pages leaked on purpose in eventfd_luo_retrieve()
 # is reported and fails the run, but a leaked 200-byte kmalloc() was not
@@ -70,12 +71,7 @@ build() {
 	done <"$TESTING_DIR/debug.config"
 
 	log "building the debug kernel in $DEBUG_KBUILD (log: $log; from scratch this takes about 10 minutes)"
-	if ! "${make_cmd[@]}" bzImage 2>&1 | tee -a "$log" |
-		awk '/^  (CC|LD|AR|AS) / { n++; if (n % 500 == 0) { printf "[build] %d objects compiled\n", n; fflush() } }' >&2
-	then
-		grep -E 'error|Error' "$log" | head -n 20 >&2
-		die "debug kernel build failed (log: $log)"
-	fi
+	make_bzimage "$log" "debug kernel" "${make_cmd[@]}"
 	log "built $DEBUG_KBUILD/arch/x86/boot/bzImage"
 }
 

@@ -109,6 +109,21 @@ need_build_tools() {
 		shellcheck:shellcheck
 }
 
+# make_bzimage LOG WHAT MAKE_COMMAND... builds bzImage, appends make's output
+# to LOG and prints a progress line every 500 compiled objects. It fails
+# with the first error lines and names WHAT in the message.
+make_bzimage() {
+	local log=$1 what=$2
+
+	shift 2
+	if ! "$@" bzImage 2>&1 | tee -a "$log" |
+		awk '/^  (CC|LD|AR|AS) / { n++; if (n % 500 == 0) { printf "[build] %d objects compiled\n", n; fflush() } }' >&2
+	then
+		grep -E 'error|Error' "$log" | head -n 20 >&2
+		die "$what build failed (log: $log)"
+	fi
+}
+
 # unpack_debian_tree TARBALL PACKAGE DIR unpacks a linux-source tarball into
 # DIR as a git repository with one commit, marked by $BASE_TAG. The commit's
 # identity and date are fixed so that its id is the same on every machine.

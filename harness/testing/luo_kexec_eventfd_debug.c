@@ -5,7 +5,7 @@
  * a damaged handover record at freeze (a reserved field, an unknown flag, a
  * handle off its page). After the kexec, retrieving each of them must fail
  * with EINVAL while the good eventfds of the same session are retrieved
- * intact and the session still finishes. Stage 2 then asks kmemleak for a
+ * intact and the session still finishes. Stage 2 then requests a kmemleak
  * scan and prints its report for the runner to read.
  *
  * Built with nolibc like the LUO selftests; lib/lu_utils.c provides the
