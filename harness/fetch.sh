@@ -152,4 +152,9 @@ main() {
 	echo "$tarball"
 }
 
+# "fetch.sh archive-uri" prints the archive URI for other scripts.
+if [[ ${1:-} == archive-uri ]]; then
+	archive_uri
+	exit 0
+fi
 main "$@"
