@@ -66,113 +66,354 @@
 #include <linux/eventfd.h>
 #include <linux/err.h>
 #include <linux/fs.h>
+#include <linux/idr.h>
 #include <linux/io.h>
 #include <linux/kexec_handover.h>
 #include <linux/kho/abi/eventfd.h>
+#include <linux/kho_block.h>
 #include <linux/liveupdate.h>
 #include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
 
 #include "internal.h"
 
-static void eventfd_luo_save(struct file *file, struct eventfd_luo_ser *ser)
+/**
+ * struct eventfd_luo_block - One block of the handover table.
+ * @slots: The slots of the block, in preserved memory.
+ * @used:  How many of them hold a preserved eventfd (outgoing table only).
+ */
+struct eventfd_luo_block {
+	struct eventfd_luo_slot_ser *slots;
+	unsigned int used;
+};
+
+/**
+ * struct eventfd_luo_table - The handover table shared by all eventfds.
+ * @lock:    Protects everything below. Files of different sessions share
+ *           the table, and each session has a lock of its own.
+ * @set:     The blocks, as KHO serialization blocks.
+ * @blocks:  The blocks again, indexed by their position in @set.
+ * @nblocks: The number of blocks.
+ * @ids:     The slot indices in use (outgoing table only).
+ */
+struct eventfd_luo_table {
+	struct mutex lock;
+	struct kho_block_set set;
+	struct eventfd_luo_block *blocks;
+	unsigned long nblocks;
+	struct ida ids;
+};
+
+static struct liveupdate_flb eventfd_luo_flb;
+
+static void eventfd_luo_save(struct file *file,
+			     struct eventfd_luo_slot_ser *slot)
 {
 	unsigned int flags;
 	u64 count;
 
 	eventfd_file_state(file, &count, &flags);
 
-	ser->count = count;
-	ser->flags = 0;
+	slot->count = count;
+	slot->flags = EVENTFD_LUO_FLAG_USED;
 	if (flags & EFD_SEMAPHORE)
-		ser->flags |= EVENTFD_LUO_FLAG_SEMAPHORE;
+		slot->flags |= EVENTFD_LUO_FLAG_SEMAPHORE;
 	if (flags & EFD_NONBLOCK)
-		ser->flags |= EVENTFD_LUO_FLAG_NONBLOCK;
-	ser->reserved = 0;
+		slot->flags |= EVENTFD_LUO_FLAG_NONBLOCK;
 }
 
 /*
- * The handle comes from the previous kernel. A record is one page of its
- * own, so anything that is not a non-zero, page-aligned address is corrupt.
- */
-static int eventfd_luo_check_handle(u64 handle)
-{
-	if (!handle || !PAGE_ALIGNED(handle)) {
-		pr_err("invalid handover record address %#llx\n", handle);
-		return -EINVAL;
-	}
-
-	return 0;
-}
-
-/* Take back the record that the previous kernel preserved at @handle. */
-static struct eventfd_luo_ser *eventfd_luo_restore_ser(u64 handle)
-{
-	struct folio *folio;
-
-	if (eventfd_luo_check_handle(handle))
-		return NULL;
-
-	folio = kho_restore_folio(handle);
-	if (!folio) {
-		pr_err("handover record at %#llx is not preserved memory\n",
-		       handle);
-		return NULL;
-	}
-
-	return folio_address(folio);
-}
-
-/*
- * Check a record from the previous kernel and convert its flags into the
+ * Check a slot from the previous kernel and convert its flags into the
  * EFD_* flags that eventfd_file_create() takes. Every counter value is
  * valid, ULLONG_MAX included.
  */
-static int eventfd_luo_decode(const struct eventfd_luo_ser *ser,
+static int eventfd_luo_decode(const struct eventfd_luo_slot_ser *slot,
 			      unsigned int *flags)
 {
-	if (ser->flags & ~EVENTFD_LUO_FLAGS_MASK) {
-		pr_err("unknown flags %#x in handover record\n", ser->flags);
+	if (!(slot->flags & EVENTFD_LUO_FLAG_USED)) {
+		pr_err("handover slot is free or was already retrieved\n");
 		return -EINVAL;
 	}
 
-	if (ser->reserved) {
-		pr_err("reserved field is %#x in handover record, expected 0\n",
-		       ser->reserved);
+	if (slot->flags & ~EVENTFD_LUO_FLAGS_MASK) {
+		pr_err("unknown flags %#x in handover slot\n", slot->flags);
 		return -EINVAL;
 	}
 
 	*flags = 0;
-	if (ser->flags & EVENTFD_LUO_FLAG_SEMAPHORE)
+	if (slot->flags & EVENTFD_LUO_FLAG_SEMAPHORE)
 		*flags |= EFD_SEMAPHORE;
-	if (ser->flags & EVENTFD_LUO_FLAG_NONBLOCK)
+	if (slot->flags & EVENTFD_LUO_FLAG_NONBLOCK)
 		*flags |= EFD_NONBLOCK;
 
 	return 0;
 }
 
-static void eventfd_luo_free_ser(struct eventfd_luo_ser *ser)
+static struct eventfd_luo_slot_ser *
+eventfd_luo_slot(struct eventfd_luo_table *table, u64 index)
 {
-	folio_put(virt_to_folio(ser));
+	struct eventfd_luo_block *block;
+
+	block = &table->blocks[index / EVENTFD_LUO_SLOTS_PER_BLOCK];
+	return &block->slots[index % EVENTFD_LUO_SLOTS_PER_BLOCK];
+}
+
+/*
+ * Record the blocks of @table->set in @table->blocks, from block
+ * @table->nblocks on.
+ */
+static int eventfd_luo_index_blocks(struct eventfd_luo_table *table)
+{
+	struct eventfd_luo_block *blocks;
+	struct kho_block *block;
+	unsigned long i = 0;
+
+	blocks = krealloc_array(table->blocks, table->set.nblocks,
+				sizeof(*blocks), GFP_KERNEL);
+	if (!blocks)
+		return -ENOMEM;
+	table->blocks = blocks;
+
+	list_for_each_entry(block, &table->set.blocks, list) {
+		if (i >= table->nblocks) {
+			blocks[i].slots = (void *)(block->ser + 1);
+			blocks[i].used = 0;
+		}
+		i++;
+	}
+	table->nblocks = i;
+
+	return 0;
+}
+
+/* Add a block to the end of the outgoing table. */
+static int eventfd_luo_table_grow(struct eventfd_luo_table *table)
+{
+	struct kho_block *last;
+	int err;
+
+	err = kho_block_set_grow(&table->set, (table->nblocks + 1) *
+				 EVENTFD_LUO_SLOTS_PER_BLOCK);
+	if (err)
+		return err;
+
+	/* Every slot of a block is part of the table, used or free. */
+	last = list_last_entry(&table->set.blocks, struct kho_block, list);
+	last->ser->count = EVENTFD_LUO_SLOTS_PER_BLOCK;
+
+	err = eventfd_luo_index_blocks(table);
+	if (err)
+		kho_block_set_shrink(&table->set, table->nblocks *
+				     EVENTFD_LUO_SLOTS_PER_BLOCK);
+
+	return err;
+}
+
+/*
+ * Give back the blocks at the end of the outgoing table that no eventfd
+ * uses. The first block stays: its address is the handle of the table.
+ */
+static void eventfd_luo_table_trim(struct eventfd_luo_table *table)
+{
+	while (table->nblocks > 1 && !table->blocks[table->nblocks - 1].used)
+		table->nblocks--;
+
+	kho_block_set_shrink(&table->set, table->nblocks *
+			     EVENTFD_LUO_SLOTS_PER_BLOCK);
+}
+
+static void eventfd_luo_table_free(struct eventfd_luo_table *table)
+{
+	kho_block_set_destroy(&table->set);
+	ida_destroy(&table->ids);
+	mutex_destroy(&table->lock);
+	kfree(table->blocks);
+	kfree(table);
+}
+
+static struct eventfd_luo_table *eventfd_luo_table_alloc(void)
+{
+	struct eventfd_luo_table *table;
+
+	table = kzalloc_obj(*table);
+	if (!table)
+		return NULL;
+
+	mutex_init(&table->lock);
+	kho_block_set_init(&table->set, sizeof(struct eventfd_luo_slot_ser));
+	ida_init(&table->ids);
+
+	return table;
+}
+
+/* Called when the first eventfd is preserved. */
+static int eventfd_luo_flb_preserve(struct liveupdate_flb_op_args *args)
+{
+	struct eventfd_luo_table *table;
+	int err;
+
+	table = eventfd_luo_table_alloc();
+	if (!table)
+		return -ENOMEM;
+
+	err = eventfd_luo_table_grow(table);
+	if (err) {
+		eventfd_luo_table_free(table);
+		return err;
+	}
+
+	args->obj = table;
+	args->data = kho_block_set_head_pa(&table->set);
+
+	return 0;
+}
+
+/* Called when the last eventfd is unpreserved. */
+static void eventfd_luo_flb_unpreserve(struct liveupdate_flb_op_args *args)
+{
+	eventfd_luo_table_free(args->obj);
+}
+
+/* Called in the next kernel when the first eventfd asks for the table. */
+static int eventfd_luo_flb_retrieve(struct liveupdate_flb_op_args *args)
+{
+	struct eventfd_luo_table *table;
+	struct kho_block *block;
+	int err;
+
+	if (!args->data || !PAGE_ALIGNED(args->data)) {
+		pr_err("invalid handover table address %#llx\n", args->data);
+		return -EINVAL;
+	}
+
+	table = eventfd_luo_table_alloc();
+	if (!table)
+		return -ENOMEM;
+
+	err = kho_block_set_restore(&table->set, args->data);
+	if (err) {
+		pr_err("cannot restore the handover table: %pe\n", ERR_PTR(err));
+		goto err_free;
+	}
+
+	list_for_each_entry(block, &table->set.blocks, list) {
+		if (block->ser->count != EVENTFD_LUO_SLOTS_PER_BLOCK) {
+			pr_err("handover table block has %llu slots, expected %lu\n",
+			       block->ser->count, EVENTFD_LUO_SLOTS_PER_BLOCK);
+			err = -EINVAL;
+			goto err_free;
+		}
+	}
+
+	err = eventfd_luo_index_blocks(table);
+	if (err)
+		goto err_free;
+
+	args->obj = table;
+
+	return 0;
+
+err_free:
+	eventfd_luo_table_free(table);
+	return err;
+}
+
+/* Called in the next kernel when the last eventfd is finished. */
+static void eventfd_luo_flb_finish(struct liveupdate_flb_op_args *args)
+{
+	eventfd_luo_table_free(args->obj);
+}
+
+/*
+ * Save @file in a free slot of the outgoing table, and return the index of
+ * the slot or a negative errno.
+ */
+static int eventfd_luo_table_add(struct eventfd_luo_table *table,
+				 struct file *file)
+{
+	int index, err;
+
+	lockdep_assert_held(&table->lock);
+
+	/* The lowest free index, so that the last blocks empty first. */
+	index = ida_alloc(&table->ids, GFP_KERNEL);
+	if (index < 0)
+		return index;
+
+	if (index >= table->nblocks * EVENTFD_LUO_SLOTS_PER_BLOCK) {
+		err = eventfd_luo_table_grow(table);
+		if (err) {
+			ida_free(&table->ids, index);
+			return err;
+		}
+	}
+
+	table->blocks[index / EVENTFD_LUO_SLOTS_PER_BLOCK].used++;
+	eventfd_luo_save(file, eventfd_luo_slot(table, index));
+
+	return index;
+}
+
+/* Free the slot at @index of the outgoing table. */
+static void eventfd_luo_table_remove(struct eventfd_luo_table *table,
+				     u64 index)
+{
+	lockdep_assert_held(&table->lock);
+
+	memset(eventfd_luo_slot(table, index), 0,
+	       sizeof(struct eventfd_luo_slot_ser));
+	table->blocks[index / EVENTFD_LUO_SLOTS_PER_BLOCK].used--;
+	ida_free(&table->ids, index);
+	eventfd_luo_table_trim(table);
+}
+
+/*
+ * Return the slot at @index of the incoming table, or NULL if the table has
+ * no such slot.
+ */
+static struct eventfd_luo_slot_ser *
+eventfd_luo_incoming_slot(struct eventfd_luo_table *table, u64 index)
+{
+	if (index >= table->nblocks * EVENTFD_LUO_SLOTS_PER_BLOCK) {
+		pr_err("handover slot %llu is beyond the %lu slots of the table\n",
+		       index, table->nblocks * EVENTFD_LUO_SLOTS_PER_BLOCK);
+		return NULL;
+	}
+
+	return eventfd_luo_slot(table, index);
 }
 
 static int eventfd_luo_preserve(struct liveupdate_file_op_args *args)
 {
-	struct eventfd_luo_ser *ser;
+	struct eventfd_luo_table *table;
+	int index, err;
 
-	ser = kho_alloc_preserve(sizeof(*ser));
-	if (IS_ERR(ser))
-		return PTR_ERR(ser);
+	err = liveupdate_flb_get_outgoing(&eventfd_luo_flb, (void **)&table);
+	if (err)
+		return err;
 
-	eventfd_luo_save(args->file, ser);
-	args->serialized_data = virt_to_phys(ser);
+	mutex_lock(&table->lock);
+	index = eventfd_luo_table_add(table, args->file);
+	mutex_unlock(&table->lock);
+	liveupdate_flb_put_outgoing(&eventfd_luo_flb);
+
+	if (index < 0)
+		return index;
+
+	args->serialized_data = index;
 
 	return 0;
 }
 
 static int eventfd_luo_freeze(struct liveupdate_file_op_args *args)
 {
-	if (WARN_ON_ONCE(!args->serialized_data))
-		return -EINVAL;
+	struct eventfd_luo_table *table;
+	int err;
+
+	err = liveupdate_flb_get_outgoing(&eventfd_luo_flb, (void **)&table);
+	if (err)
+		return err;
 
 	/*
 	 * Userspace could write to the eventfd or change its O_NONBLOCK with
@@ -180,71 +421,98 @@ static int eventfd_luo_freeze(struct liveupdate_file_op_args *args)
 	 * this copy, even if another task still writes to the eventfd before
 	 * the CPUs stop.
 	 */
-	eventfd_luo_save(args->file, phys_to_virt(args->serialized_data));
+	mutex_lock(&table->lock);
+	eventfd_luo_save(args->file,
+			 eventfd_luo_slot(table, args->serialized_data));
+	mutex_unlock(&table->lock);
+	liveupdate_flb_put_outgoing(&eventfd_luo_flb);
 
 	return 0;
 }
 
 static void eventfd_luo_unpreserve(struct liveupdate_file_op_args *args)
 {
-	if (WARN_ON_ONCE(!args->serialized_data))
+	u64 index = args->serialized_data;
+	struct eventfd_luo_table *table;
+
+	if (WARN_ON_ONCE(liveupdate_flb_get_outgoing(&eventfd_luo_flb,
+						     (void **)&table)))
 		return;
 
-	kho_unpreserve_free(phys_to_virt(args->serialized_data));
+	mutex_lock(&table->lock);
+	eventfd_luo_table_remove(table, index);
+	mutex_unlock(&table->lock);
+	liveupdate_flb_put_outgoing(&eventfd_luo_flb);
 }
 
 static int eventfd_luo_retrieve(struct liveupdate_file_op_args *args)
 {
-	struct eventfd_luo_ser *ser;
+	u64 index = args->serialized_data;
+	struct eventfd_luo_slot_ser *slot;
+	struct eventfd_luo_table *table;
 	struct file *file;
 	unsigned int flags;
 	int err;
 
-	ser = eventfd_luo_restore_ser(args->serialized_data);
-	if (!ser)
-		return -EINVAL;
+	err = liveupdate_flb_get_incoming(&eventfd_luo_flb, (void **)&table);
+	if (err) {
+		pr_err("no handover table for eventfd slot %llu: %pe\n", index,
+		       ERR_PTR(err));
+		return err == -ENOMEM ? err : -EINVAL;
+	}
 
-	err = eventfd_luo_decode(ser, &flags);
+	mutex_lock(&table->lock);
+	slot = eventfd_luo_incoming_slot(table, index);
+	if (!slot) {
+		err = -EINVAL;
+		goto out_unlock;
+	}
+
+	err = eventfd_luo_decode(slot, &flags);
 	if (err)
-		goto err_free_ser;
+		goto out_unlock;
 
-	file = eventfd_file_create(ser->count, flags);
+	file = eventfd_file_create(slot->count, flags);
 	if (IS_ERR(file)) {
 		err = PTR_ERR(file);
 		pr_err("failed to create eventfd: %pe\n", file);
-		goto err_free_ser;
+		goto out_unlock;
 	}
 
-	eventfd_luo_free_ser(ser);
+	/* A second file that claims the same slot is rejected. */
+	slot->flags &= ~EVENTFD_LUO_FLAG_USED;
 	args->file = file;
 
-	return 0;
+out_unlock:
+	mutex_unlock(&table->lock);
+	liveupdate_flb_put_incoming(&eventfd_luo_flb);
 
-err_free_ser:
-	eventfd_luo_free_ser(ser);
 	return err;
 }
 
+/*
+ * The slots of a file need no cleanup of their own: the handover table goes
+ * back to the page allocator when the last eventfd is finished.
+ */
 static void eventfd_luo_finish(struct liveupdate_file_op_args *args)
 {
-	struct eventfd_luo_ser *ser;
-
-	/*
-	 * A retrieve, successful or not, has already freed the record. Only
-	 * a file that was never retrieved still owns it.
-	 */
-	if (args->retrieve_status)
-		return;
-
-	ser = eventfd_luo_restore_ser(args->serialized_data);
-	if (ser)
-		eventfd_luo_free_ser(ser);
 }
 
 static bool eventfd_luo_can_preserve(struct liveupdate_file_handler *handler,
 				     struct file *file)
 {
 	return is_eventfd_file(file);
+}
+
+/*
+ * LUO tracks every preserved file in one xarray, keyed by this id. The
+ * default key, the file's address, costs a node of that xarray per file.
+ * Eventfd ids are dense and below INT_MAX, so they cost a few bytes per
+ * file, and never equal the kernel addresses that other handlers use.
+ */
+static unsigned long eventfd_luo_get_id(struct file *file)
+{
+	return eventfd_file_id(file);
 }
 
 static const struct liveupdate_file_ops eventfd_luo_file_ops = {
@@ -254,6 +522,7 @@ static const struct liveupdate_file_ops eventfd_luo_file_ops = {
 	.freeze = eventfd_luo_freeze,
 	.retrieve = eventfd_luo_retrieve,
 	.finish = eventfd_luo_finish,
+	.get_id = eventfd_luo_get_id,
 	.owner = THIS_MODULE,
 };
 
@@ -262,17 +531,36 @@ static struct liveupdate_file_handler eventfd_luo_handler = {
 	.compatible = EVENTFD_LUO_FH_COMPATIBLE,
 };
 
+static const struct liveupdate_flb_ops eventfd_luo_flb_ops = {
+	.preserve = eventfd_luo_flb_preserve,
+	.unpreserve = eventfd_luo_flb_unpreserve,
+	.retrieve = eventfd_luo_flb_retrieve,
+	.finish = eventfd_luo_flb_finish,
+	.owner = THIS_MODULE,
+};
+
+static struct liveupdate_flb eventfd_luo_flb = {
+	.ops = &eventfd_luo_flb_ops,
+	.compatible = EVENTFD_LUO_FLB_COMPATIBLE,
+};
+
 static int __init eventfd_luo_init(void)
 {
 	int err = liveupdate_register_file_handler(&eventfd_luo_handler);
 
-	if (err && err != -EOPNOTSUPP) {
+	if (err == -EOPNOTSUPP)
+		return 0;
+	if (!err) {
+		err = liveupdate_register_flb(&eventfd_luo_handler,
+					      &eventfd_luo_flb);
+		if (err)
+			liveupdate_unregister_file_handler(&eventfd_luo_handler);
+	}
+	if (err)
 		pr_err("could not register the eventfd file handler: %pe\n",
 		       ERR_PTR(err));
-		return err;
-	}
 
-	return 0;
+	return err;
 }
 late_initcall(eventfd_luo_init);
 

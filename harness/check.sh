@@ -18,7 +18,7 @@
 # shellcheck source=harness/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-KEXEC_TESTS=(luo_kexec_eventfd luo_kexec_eventfd_memory luo_kexec_eventfd_writers
+KEXEC_TESTS=(luo_kexec_eventfd luo_kexec_eventfd_many luo_kexec_eventfd_writers
 	     luo_kexec_simple luo_multi_session luo_stress_files luo_stress_sessions)
 KSELFTESTS=(liveupdate/luo_eventfd liveupdate/liveupdate filesystems/eventfd/eventfd_test)
 SUITES=(series matrix kernel kexec kselftest debug)

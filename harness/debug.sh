@@ -75,34 +75,6 @@ build() {
 	log "built $DEBUG_KBUILD/arch/x86/boot/bzImage"
 }
 
-make_initrd() {
-	local hdrs=$DEBUG_WORK/usr
-	local sel=$DEBUG_TREE/$SELFTEST_DIR
-	local nolibc=(-static -nostdinc -nostdlib -I "$hdrs/include"
-		      -I "$DEBUG_TREE/tools/include/nolibc")
-
-	make -s -C "$DEBUG_TREE" O="$DEBUG_KBUILD" headers_install \
-		INSTALL_HDR_PATH="$hdrs" >/dev/null
-	gcc "${nolibc[@]}" -O2 -I "$sel/lib/include" -o "$DEBUG_WORK/test_binary" \
-		"$TESTING_DIR/luo_kexec_eventfd_debug.c" "$sel/lib/lu_utils.c"
-	gcc "${nolibc[@]}" -s -Os -fno-asynchronous-unwind-tables -fno-ident \
-		-fno-stack-protector -o "$DEBUG_WORK/init" "$sel/init.c"
-
-	# The layout that the upstream init.c expects: the inner initrd is
-	# what the kexec'd kernel boots with.
-	printf '%s\n' 'dir /dev 0755 0 0' 'dir /proc 0755 0 0' 'dir /debugfs 0755 0 0' \
-		'nod /dev/console 0600 0 0 c 5 1' \
-		"file /init $DEBUG_WORK/init 0755 0 0" \
-		"file /test_binary $DEBUG_WORK/test_binary 0755 0 0" >"$DEBUG_WORK/inner.list"
-	"$DEBUG_KBUILD/usr/gen_init_cpio" "$DEBUG_WORK/inner.list" >"$DEBUG_WORK/inner.cpio"
-	{
-		cat "$DEBUG_WORK/inner.list"
-		echo "file /kernel $DEBUG_KBUILD/arch/x86/boot/bzImage 0644 0 0"
-		echo "file /initrd.img $DEBUG_WORK/inner.cpio 0644 0 0"
-	} >"$DEBUG_WORK/outer.list"
-	"$DEBUG_KBUILD/usr/gen_init_cpio" "$DEBUG_WORK/outer.list" >"$DEBUG_WORK/initrd.cpio"
-}
-
 check_serial() {
 	local serial=$1
 	local failures=0 reports kunit_ok stage2 errors leaks ours
@@ -154,7 +126,8 @@ run() {
 	[[ -f $DEBUG_KBUILD/arch/x86/boot/bzImage ]] || die "no debug kernel; run harness/debug.sh build first"
 	rm -rf "$DEBUG_WORK"
 	mkdir -p "$DEBUG_WORK"
-	make_initrd
+	make_kexec_initrd "$DEBUG_TREE" "$DEBUG_KBUILD" "$DEBUG_WORK" \
+		"$TESTING_DIR/luo_kexec_eventfd_debug.c"
 
 	log "booting the debug kernel, kexec included (timeout ${QEMU_TIMEOUT}s, serial log $serial)"
 	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -m 3G -smp 2 -no-reboot -nographic \

@@ -94,9 +94,9 @@ need_tools() {
 	fi
 }
 
-# Host tools for building the kernel, running the VM tests and checking
-# the series with checkpatch.pl, whose spdxcheck.py needs ply and git for
-# Debian's python3.
+# Host tools for building the kernel (headers_install needs rsync), running
+# the VM tests and checking the series with checkpatch.pl, whose
+# spdxcheck.py needs ply and git for Debian's python3.
 need_build_tools() {
 	need_tools gcc:gcc make:make flex:flex bison:bison bc:bc \
 		perl:perl python3:python3 cpio:cpio git:git xz:xz-utils \
@@ -106,7 +106,7 @@ need_build_tools() {
 		/usr/include/openssl/ssl.h:libssl-dev \
 		/usr/lib/python3/dist-packages/ply:python3-ply \
 		/usr/lib/python3/dist-packages/git:python3-git \
-		shellcheck:shellcheck
+		shellcheck:shellcheck rsync:rsync
 }
 
 # make_bzimage LOG WHAT MAKE_COMMAND... builds bzImage, appends make's output
@@ -122,6 +122,40 @@ make_bzimage() {
 		grep -E 'error|Error' "$log" | head -n 20 >&2
 		die "$what build failed (log: $log)"
 	fi
+}
+
+# make_kexec_initrd TREE KBUILD WORK SOURCE... builds WORK/initrd.cpio for
+# a two-stage LUO test: the upstream selftest init.c, the test program
+# compiled with nolibc from SOURCE... and the selftest library, and the
+# kernel of KBUILD with an inner initrd for the kexec. Headers come from
+# TREE, which must be the tree KBUILD was built from.
+make_kexec_initrd() {
+	local tree=$1 kbuild=$2 work=$3
+	local sel=$tree/$SELFTEST_DIR
+	local hdrs=$work/usr
+	local nolibc
+
+	shift 3
+	nolibc=(-static -nostdinc -nostdlib -I "$hdrs/include" -I "$tree/tools/include/nolibc")
+	make -s -C "$tree" O="$kbuild" headers_install INSTALL_HDR_PATH="$hdrs" >/dev/null
+	gcc "${nolibc[@]}" -O2 -I "$sel/lib/include" -I "$sel" -o "$work/test_binary" \
+		"$@" "$sel/lib/lu_utils.c"
+	gcc "${nolibc[@]}" -s -Os -fno-asynchronous-unwind-tables -fno-ident \
+		-fno-stack-protector -o "$work/init" "$sel/init.c"
+
+	# The layout that the upstream init.c expects: the inner initrd is
+	# what the kexec'd kernel boots with.
+	printf '%s\n' 'dir /dev 0755 0 0' 'dir /proc 0755 0 0' 'dir /debugfs 0755 0 0' \
+		'nod /dev/console 0600 0 0 c 5 1' \
+		"file /init $work/init 0755 0 0" \
+		"file /test_binary $work/test_binary 0755 0 0" >"$work/inner.list"
+	"$kbuild/usr/gen_init_cpio" "$work/inner.list" >"$work/inner.cpio"
+	{
+		cat "$work/inner.list"
+		echo "file /kernel $kbuild/arch/x86/boot/bzImage 0644 0 0"
+		echo "file /initrd.img $work/inner.cpio 0644 0 0"
+	} >"$work/outer.list"
+	"$kbuild/usr/gen_init_cpio" "$work/outer.list" >"$work/initrd.cpio"
 }
 
 # unpack_debian_tree TARBALL PACKAGE DIR unpacks a linux-source tarball into
