@@ -148,6 +148,14 @@ make_image() {
 	rm -rf "$root"
 }
 
+# Remove terminal escapes and the "name[pid]: " prefix of the journal's
+# console lines, keeping the name of systemd's own programs.
+strip_serial() {
+	sed -E -e 's/\x1b(\[[0-9;?]*[a-zA-Z]|\][^\\]*\\)//g' \
+		-e 's/^.*(fdstore-eventfd|live-update-test)\[[0-9]+\]: //' \
+		-e 's/^.*(systemd[a-z-]*)\[[0-9]+\]: /\1: /'
+}
+
 # Print the lines that explain a failure: every check of the service, the
 # driver's report and the lines of systemd and the kernel about LUO.
 show_failure() {
@@ -156,7 +164,7 @@ show_failure() {
 	echo "--- the checks of fdstore-eventfd.service, and the lines of systemd and the kernel about LUO, from $serial:" >&2
 	tr -d '\r' <"$serial" | grep -v '^live-update-test\[[0-9]*\]:    ' |
 		grep -E 'fdstore-eventfd: |live-update-test: [A-Z]|LUO|liveupdate|luo|KHO|kexec' |
-		sed 's/^[a-z-]*\[[0-9]*\]: //' | tail -n 60 >&2 || true
+		strip_serial | tail -n 60 >&2 || true
 	echo "--- last lines of $serial:" >&2
 	tr -d '\r' <"$serial" | grep -v '^\s*$' | tail -n 15 >&2
 }
@@ -167,7 +175,7 @@ show_summary() {
 
 	tr -d '\r' <"$serial" | grep -v '^live-update-test\[[0-9]*\]:    ' |
 		grep -E 'fdstore-eventfd: (stored|received|PASS)|systemd-shutdown.*LUO|live-update-test: [A-Z]' |
-		sed 's/^[a-z-]*\[[0-9]*\]: //' >&2 || true
+		strip_serial >&2 || true
 }
 
 run() {
