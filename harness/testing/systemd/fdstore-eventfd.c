@@ -7,8 +7,8 @@
  * memfd as a control, and hands each one to the service manager with
  * sd_pid_notify_with_fds("FDSTORE=1\nFDNAME=<case>"). Started again after
  * the live update, it receives them from the manager (sd_listen_fds) and
- * checks each one by what userspace sees: the values read(2) returns,
- * EAGAIN, poll(2) and F_GETFL.
+ * checks each one by its behaviour: the values read(2) returns, EAGAIN,
+ * poll(2) and F_GETFL.
  *
  * Usage: fdstore-eventfd STAMP
  *
@@ -157,7 +157,7 @@ static int create_and_store(const char *stamp)
 
 	fd = open(stamp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 || fsync(fd) < 0) {
-		fprintf(stderr, "fdstore-eventfd: cannot create %s: %s\n", stamp, strerror(errno));
+		fprintf(stderr, "fdstore-eventfd: failed to create %s: %s\n", stamp, strerror(errno));
 		return 1;
 	}
 	close(fd);
