@@ -4,23 +4,27 @@
 
 HARNESS := harness
 
-.PHONY: help demo check series compose build fetch clean distclean
+.PHONY: help demo check bench series compose build fetch clean distclean
 
 help:
 	@echo "make demo       compose, build, kexec a VM and show eventfds before and after"
 	@echo "make check      compose, checkpatch --strict, build, run every VM test"
+	@echo "make bench      per-file cost of eventfds and empty memfds, in build/bench/"
 	@echo "make series     write the mailable series to build/series/"
 	@echo "make build      compose and build the kernel in build/kernel/"
 	@echo "make fetch      download and verify the pinned base kernel source"
 	@echo "make clean      remove build/ (the download cache is kept)"
 	@echo "make distclean  remove build/ and the download cache"
-	@echo "Variables: LINUX_SRC=<kernel git tree>, BASE_VERSION=<Debian version>, JOBS=<n>"
+	@echo "Variables: LINUX_SRC=<kernel git tree>, BASE_VERSION=<Debian version>, JOBS=<n>, BENCH_N=<n,n,...>, BENCH_BASELINE=1"
 
 demo:
 	@$(HARNESS)/demo.sh
 
 check:
 	@$(HARNESS)/check.sh
+
+bench: build
+	@$(HARNESS)/bench.sh
 
 series compose:
 	@$(HARNESS)/compose.sh

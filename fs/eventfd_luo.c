@@ -14,6 +14,10 @@
  * Only the properties listed below survive. Everything else is reset to what
  * a new eventfd has.
  *
+ * All preserved eventfds share one handover table in preserved memory, 12
+ * bytes per eventfd in pages of 340, created with the first preserved
+ * eventfd and freed with the last one, see the ABI below.
+ *
  * Preserved Properties
  * ====================
  *
@@ -98,7 +102,7 @@ struct eventfd_luo_block {
  * @ids:     The slot indices in use (outgoing table only).
  */
 struct eventfd_luo_table {
-	struct mutex lock;
+	struct mutex lock;	/* shared by the files of all sessions */
 	struct kho_block_set set;
 	struct eventfd_luo_block *blocks;
 	unsigned long nblocks;

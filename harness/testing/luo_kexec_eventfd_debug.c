@@ -2,10 +2,10 @@
 /*
  * Kexec test for the debug kernel only, built with the test-only patch
  * corrupt-records.patch: three eventfds whose counters are magic values get
- * a damaged handover record at freeze (a reserved field, an unknown flag, a
- * handle off its page). After the kexec, retrieving each of them must fail
- * with EINVAL while the good eventfds of the same session are retrieved
- * intact and the session still finishes. Stage 2 then requests a kmemleak
+ * a damaged handover slot at freeze (an unknown flag, a slot marked free, a
+ * slot index beyond the table). After the kexec, retrieving each of them
+ * must fail with EINVAL while the good eventfds of the same session are
+ * retrieved intact and the session still finishes. Stage 2 then requests a kmemleak
  * scan and prints its report for the runner to read.
  *
  * Built with nolibc like the LUO selftests; lib/lu_utils.c provides the
@@ -28,9 +28,9 @@ static const struct {
 	const char *name;
 } cases[] = {
 	{ 0x100, 11, 0, "good before" },
-	{ 0x101, 0xbad0000000000001ULL, EINVAL, "reserved field set" },
-	{ 0x102, 0xbad0000000000002ULL, EINVAL, "unknown flag bit" },
-	{ 0x103, 0xbad0000000000003ULL, EINVAL, "handle off its page" },
+	{ 0x101, 0xbad0000000000001ULL, EINVAL, "unknown flag bit" },
+	{ 0x102, 0xbad0000000000002ULL, EINVAL, "slot marked free" },
+	{ 0x103, 0xbad0000000000003ULL, EINVAL, "index beyond the table" },
 	{ 0x104, 13, 0, "good after" },
 };
 
@@ -167,7 +167,7 @@ static void run_stage_2(int luo_fd, int state_session)
 
 	if (failures)
 		ksft_exit_fail_msg("%d checks failed\n", failures);
-	ksft_print_msg("debug kexec test: damaged records rejected, good ones intact, TEST PASSED\n");
+	ksft_print_msg("debug kexec test: damaged slots rejected, good ones intact, TEST PASSED\n");
 }
 
 int main(int argc, char *argv[])
