@@ -251,18 +251,20 @@ TEST_F(eventfd, foreign_enoent)
  * CYCLE_ROUNDS rounds each preserve the same CYCLE_EVENTFDS eventfds in a
  * new session and close it: CYCLE_ROUNDS * CYCLE_EVENTFDS preserve and
  * unpreserve cycles. LUO has no ioctl to unpreserve one file, so closing the
- * session is how a file is unpreserved; doing it for a batch keeps
- * CYCLE_EVENTFDS handover pages allocated at once and takes the session
- * through two serialization blocks (63 files each), as a real user would.
- * The eventfds are created once, so what the cycles leave behind is LUO's.
+ * session is how a file is unpreserved; doing it for a batch takes the
+ * session through two serialization blocks (63 files each), as a real user
+ * would. The eventfds are created once, so what the cycles leave behind is
+ * LUO's and the handler's.
  *
- * Each cycle allocates a 4 KiB handover page and a struct luo_file, and
- * inserts the file in the xarray of preserved files; a leak of any of them
- * per cycle is 40 MiB, 1.2 MiB or 5 MiB over the test. The tolerance,
- * CYCLE_TOLERANCE_KIB, covers what legitimately changes:
+ * Each round allocates the page of the handover table with its first
+ * eventfd and frees it with its last; each cycle takes a slot of that page
+ * and a struct luo_file, and inserts the file in the xarray of preserved
+ * files and in the session's hash table. A leaked table page per round is
+ * 400 KiB over the test, a leaked struct luo_file per cycle 1.2 MiB. The
+ * tolerance, CYCLE_TOLERANCE_KIB, covers what legitimately changes:
  *
  * - the KHO radix tree that records preserved pages never frees its nodes,
- *   so it grows by a page whenever a handover page lands in a 128 MiB range
+ *   so it grows by a page whenever a table page lands in a 128 MiB range
  *   it has not covered before: at most 8 leaves, 32 KiB, on a 1 GiB VM;
  * - SLUB keeps some partial or empty slabs per cache and CPU for struct
  *   luo_file, the xarray nodes and the session; after the warm-up rounds
