@@ -7,7 +7,10 @@
 #
 # The selftest patch is left out: it builds on the LUO selftest harness
 # (vmtest.sh, lib/, run-vmtests.sh) that first shipped in 7.3, and 7.2's
-# tools/testing/selftests/liveupdate/ has none of it.
+# tools/testing/selftests/liveupdate/ has none of it. So is the LUO patch
+# (kernel/liveupdate/luo_*.c): it is a change to LUO for mainline, and
+# 7.2's luo_session_alloc() differs in the lines it touches. The eventfd
+# patches do not need it; without it, LUO's lookups stay O(N) per file.
 
 # shellcheck source=harness/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -34,7 +37,8 @@ main() {
 
 	for patch in "$SERIES_OUT"/[0-9][0-9][0-9][0-9]-*.patch; do
 		[[ $patch == */0000-cover-letter.patch ]] && continue
-		grep -q '^diff --git a/tools/testing/selftests/' "$patch" && continue
+		grep -q -e '^diff --git a/tools/testing/selftests/' \
+			-e '^diff --git a/kernel/liveupdate/luo_' "$patch" && continue
 		patches+=("$patch")
 	done
 
