@@ -4,11 +4,12 @@
 
 HARNESS := harness
 
-.PHONY: help demo check bench series compose build fetch clean distclean
+.PHONY: help demo check check-systemd bench series compose build fetch clean distclean
 
 help:
 	@echo "make demo       compose, build, kexec a VM and show eventfds before and after"
 	@echo "make check      compose, checkpatch --strict, build, run every VM test"
+	@echo "make check-systemd  Debian's systemd keeps eventfds in its FD store across systemctl kexec"
 	@echo "make bench      per-file cost of eventfds and empty memfds, in build/bench/"
 	@echo "make series     write the mailable series to build/series/"
 	@echo "make build      compose and build the kernel in build/kernel/"
@@ -22,6 +23,9 @@ demo:
 
 check:
 	@$(HARNESS)/check.sh
+
+check-systemd: compose
+	@$(HARNESS)/systemd.sh
 
 bench: build
 	@$(HARNESS)/bench.sh

@@ -12,6 +12,8 @@
 #   kselftest:  tests that need a LUO kernel but no kexec, in one VM each
 #   debug:      the debug kernel (KASAN, KMEMLEAK, lockdep, KUnit) through a
 #               kexec with damaged handover records
+#   systemd:    Debian sid's systemd keeps a service's eventfds in its file
+#               descriptor store across systemctl kexec (harness/systemd.sh)
 # Prints the pass and fail count of each suite, then the line
 # "N passed, M failed[, K skipped]", and exits non-zero on any failure.
 
@@ -21,7 +23,7 @@ source "$(dirname "$0")/lib.sh"
 KEXEC_TESTS=(luo_kexec_eventfd luo_kexec_eventfd_many luo_kexec_eventfd_writers
 	     luo_kexec_simple luo_multi_session luo_stress_files luo_stress_sessions)
 KSELFTESTS=(liveupdate/luo_eventfd liveupdate/liveupdate filesystems/eventfd/eventfd_test)
-SUITES=(series matrix kernel kexec kselftest debug)
+SUITES=(series matrix kernel kexec kselftest debug systemd)
 
 passed=0
 failed=0
@@ -195,6 +197,14 @@ main() {
 			"$REPO_DIR/harness/debug.sh" run || true
 	else
 		not_run debug 1 "the debug kernel build failed"
+	fi
+
+	if run_step systemd "systemd test kernel build" "$REPO_DIR/harness/systemd.sh" build &&
+	   run_step systemd "systemd root file system (debootstrap sid)" "$REPO_DIR/harness/systemd.sh" rootfs; then
+		run_step systemd "systemd FD store across systemctl kexec" \
+			"$REPO_DIR/harness/systemd.sh" run || true
+	else
+		not_run systemd 1 "the systemd test kernel or root file system could not be made"
 	fi
 
 	summary
