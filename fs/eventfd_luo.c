@@ -303,7 +303,7 @@ static int eventfd_luo_flb_retrieve(struct liveupdate_flb_op_args *args)
 
 	list_for_each_entry(block, &table->set.blocks, list) {
 		if (block->ser->count != EVENTFD_LUO_SLOTS_PER_BLOCK) {
-			pr_err("handover table block has %llu slots, expected %lu\n",
+			pr_err("handover table block has %llu slots, expected %zu\n",
 			       block->ser->count, EVENTFD_LUO_SLOTS_PER_BLOCK);
 			err = -EINVAL;
 			goto err_free;

@@ -11,7 +11,7 @@
 #               upstream LUO tests
 #   kselftest:  tests that need a LUO kernel but no kexec, in one VM each
 #   debug:      the debug kernel (KASAN, KMEMLEAK, lockdep, KUnit) through a
-#               kexec with damaged handover records
+#               kexec with damaged handover slots
 #   systemd:    Debian sid's systemd keeps a service's eventfds in its file
 #               descriptor store across systemctl kexec (harness/systemd.sh)
 # Prints the pass and fail count of each suite, then the line
@@ -193,7 +193,7 @@ main() {
 	run_step matrix "build matrix: kernel-doc -Wall" "$REPO_DIR/harness/matrix.sh" kerneldoc || true
 
 	if run_step debug "debug kernel build" "$REPO_DIR/harness/debug.sh" build; then
-		run_step debug "debug kernel kexec with damaged records" \
+		run_step debug "debug kernel kexec with damaged slots" \
 			"$REPO_DIR/harness/debug.sh" run || true
 	else
 		not_run debug 1 "the debug kernel build failed"

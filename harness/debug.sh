@@ -11,7 +11,7 @@
 # "run" passes when all of these hold: the test passes, and the KUnit suite
 # passes in both boots. The serial log has no KASAN, lockdep,
 # sleep-in-atomic, list corruption, WARNING or BUG report. Exactly one
-# eventfd_luo error line is logged per damaged record, and kmemleak reports
+# eventfd_luo error line is logged per damaged slot, and kmemleak reports
 # nothing that involves the series.
 #
 # NOTE: a kmalloc() of 3 pages leaked on purpose in eventfd_luo_retrieve()
@@ -100,7 +100,7 @@ check_serial() {
 
 	stage2=$(sed -n '/INIT: Starting Stage 2/,$p' "$serial")
 	errors=$(grep -c 'eventfd_luo: ' <<<"$stage2" || true)
-	log "eventfd_luo error lines after the kexec: $errors (3 damaged records)"
+	log "eventfd_luo error lines after the kexec: $errors (3 damaged slots)"
 	grep 'eventfd_luo: ' <<<"$stage2" | tr -d '\r' | sed 's/^/    /' >&2
 	[[ $errors -eq 3 ]] || failures=$((failures + 1))
 
