@@ -90,40 +90,51 @@ table() {
 	}' "$raw"
 }
 
-# flatness RAW prints how the eventfd time per file at the largest N
+# flatness RAW prints how the eventfd time per file at each N above 100
 # compares with N=100.
 flatness() {
 	awk '
 	/kind=eventfd/ {
 		match($0, /n=[0-9]+/); n = substr($0, RSTART + 2, RLENGTH - 2) + 0
-		if (n > max) max = n
+		if (!(n in seen)) { seen[n] = 1; order[++count] = n }
 		for (i = 3; i <= NF; i++) { split($i, kv, "="); v[n, kv[1]] = kv[2] }
 	}
 	END {
-		if (!((100, "preserve_ns") in v) || max <= 100)
+		if (!((100, "preserve_ns") in v) || !((100, "retrieve_ns") in v))
 			exit
-		printf "eventfd time per file at N=%d relative to N=100: preserve %.2fx, retrieve %.2fx\n",
-			max, v[max, "preserve_ns"] / v[100, "preserve_ns"],
-			v[max, "retrieve_ns"] / v[100, "retrieve_ns"]
+		for (i = 1; i <= count; i++) {
+			n = order[i]
+			if (n <= 100 || !((n, "retrieve_ns") in v))
+				continue
+			printf "eventfd time per file at N=%d relative to N=100: preserve %.2fx, retrieve %.2fx\n",
+				n, v[n, "preserve_ns"] / v[100, "preserve_ns"],
+				v[n, "retrieve_ns"] / v[100, "retrieve_ns"]
+		}
 	}' "$1"
 }
 
+# plot PNG DAT [BASELINE_DAT] draws the time per file over N, both axes
+# logarithmic, with the baseline's eventfd lines dashed when given.
 plot() {
-	local dat=$1 png=$2
+	local png=$1 dat=$2 base=${3:-}
+	local extra=""
 
+	if [[ -n $base ]]; then
+		extra=", \"$base\" using 1:2 with linespoints dt 2 title \"eventfd preserve, without patch 1\", \"$base\" using 1:4 with linespoints dt 2 title \"eventfd retrieve, without patch 1\""
+	fi
 	gnuplot <<-EOF
 	set terminal pngcairo size 900,540
 	set output "$png"
 	set title "LUO preserve and retrieve time per file, eventfd and empty memfd"
-	set logscale x
+	set logscale xy
 	set xlabel "files in the session (N)"
 	set ylabel "microseconds per file"
-	set key top left
+	set key top right
 	set grid
 	plot "$dat" using 1:2 with linespoints title "eventfd preserve", \
 	     "$dat" using 1:3 with linespoints title "memfd preserve", \
 	     "$dat" using 1:4 with linespoints title "eventfd retrieve", \
-	     "$dat" using 1:5 with linespoints title "memfd retrieve"
+	     "$dat" using 1:5 with linespoints title "memfd retrieve"$extra
 	EOF
 }
 
@@ -188,7 +199,11 @@ main() {
 		fi
 	} >"$results"
 	cp "$BENCH_DIR/series/raw.txt" "$BENCH_DIR/raw.txt"
-	plot "$BENCH_DIR/series/raw.txt.dat" "$BENCH_DIR/bench.png"
+	if [[ $BENCH_BASELINE == 1 ]]; then
+		plot "$BENCH_DIR/bench.png" "$BENCH_DIR/series/raw.txt.dat" "$BENCH_DIR/baseline/raw.txt.dat"
+	else
+		plot "$BENCH_DIR/bench.png" "$BENCH_DIR/series/raw.txt.dat"
+	fi
 
 	cat "$results"
 	echo
