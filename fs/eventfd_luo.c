@@ -133,15 +133,17 @@ static void eventfd_luo_save(struct file *file,
  * valid, ULLONG_MAX included.
  */
 static int eventfd_luo_decode(const struct eventfd_luo_slot_ser *slot,
-			      unsigned int *flags)
+			      u64 index, unsigned int *flags)
 {
 	if (!(slot->flags & EVENTFD_LUO_FLAG_USED)) {
-		pr_err("handover slot is free or was already retrieved\n");
+		pr_err("handover slot %llu is free or was already retrieved\n",
+		       index);
 		return -EINVAL;
 	}
 
 	if (slot->flags & ~EVENTFD_LUO_FLAGS_MASK) {
-		pr_err("unknown flags %#x in handover slot\n", slot->flags);
+		pr_err("unknown flags %#x in handover slot %llu\n", slot->flags,
+		       index);
 		return -EINVAL;
 	}
 
@@ -279,48 +281,66 @@ static void eventfd_luo_flb_unpreserve(struct liveupdate_flb_op_args *args)
 	eventfd_luo_table_free(args->obj);
 }
 
-/* Called in the next kernel when the first eventfd asks for the table. */
-static int eventfd_luo_flb_retrieve(struct liveupdate_flb_op_args *args)
+/*
+ * Check the blocks of a restored table and index them. On -EINVAL the
+ * table is damaged, and the caller empties it.
+ */
+static int eventfd_luo_table_restore(struct eventfd_luo_table *table,
+				     u64 head)
 {
-	struct eventfd_luo_table *table;
 	struct kho_block *block;
 	int err;
 
-	if (!args->data || !PAGE_ALIGNED(args->data)) {
-		pr_err("invalid handover table address %#llx\n", args->data);
+	if (!head || !PAGE_ALIGNED(head)) {
+		pr_err("invalid handover table address %#llx\n", head);
 		return -EINVAL;
 	}
 
-	table = eventfd_luo_table_alloc();
-	if (!table)
-		return -ENOMEM;
-
-	err = kho_block_set_restore(&table->set, args->data);
+	err = kho_block_set_restore(&table->set, head);
 	if (err) {
-		pr_err("cannot restore the handover table: %pe\n", ERR_PTR(err));
-		goto err_free;
+		pr_err("failed to restore the handover table: %pe\n",
+		       ERR_PTR(err));
+		return err == -ENOMEM ? err : -EINVAL;
 	}
 
 	list_for_each_entry(block, &table->set.blocks, list) {
 		if (block->ser->count != EVENTFD_LUO_SLOTS_PER_BLOCK) {
 			pr_err("handover table block has %llu slots, expected %zu\n",
 			       block->ser->count, EVENTFD_LUO_SLOTS_PER_BLOCK);
-			err = -EINVAL;
-			goto err_free;
+			return -EINVAL;
 		}
 	}
 
-	err = eventfd_luo_index_blocks(table);
-	if (err)
-		goto err_free;
+	return eventfd_luo_index_blocks(table);
+}
+
+/*
+ * Called in the next kernel when the first eventfd asks for the table. A
+ * damaged table is replaced by an empty one, so that each eventfd fails its
+ * retrieve with -EINVAL and is still finished normally.
+ */
+static int eventfd_luo_flb_retrieve(struct liveupdate_flb_op_args *args)
+{
+	struct eventfd_luo_table *table;
+	int err;
+
+	table = eventfd_luo_table_alloc();
+	if (!table)
+		return -ENOMEM;
+
+	err = eventfd_luo_table_restore(table, args->data);
+	if (err == -ENOMEM) {
+		eventfd_luo_table_free(table);
+		return err;
+	}
+	if (err) {
+		kho_block_set_destroy(&table->set);
+		table->nblocks = 0;
+	}
 
 	args->obj = table;
 
 	return 0;
-
-err_free:
-	eventfd_luo_table_free(table);
-	return err;
 }
 
 /* Called in the next kernel when the last eventfd is finished. */
@@ -472,7 +492,7 @@ static int eventfd_luo_retrieve(struct liveupdate_file_op_args *args)
 		goto out_unlock;
 	}
 
-	err = eventfd_luo_decode(slot, &flags);
+	err = eventfd_luo_decode(slot, index, &flags);
 	if (err)
 		goto out_unlock;
 
@@ -512,11 +532,14 @@ static bool eventfd_luo_can_preserve(struct liveupdate_file_handler *handler,
  * LUO tracks every preserved file in one xarray, keyed by this id. The
  * default key, the file's address, costs a node of that xarray per file.
  * Eventfd ids are dense and below INT_MAX, so they cost a few bytes per
- * file, and never equal the kernel addresses that other handlers use.
+ * file, and never equal the kernel addresses that the in-tree handlers
+ * use. An eventfd that got no id falls back to its address.
  */
 static unsigned long eventfd_luo_get_id(struct file *file)
 {
-	return eventfd_file_id(file);
+	int id = eventfd_file_id(file);
+
+	return id >= 0 ? id : (unsigned long)file;
 }
 
 static const struct liveupdate_file_ops eventfd_luo_file_ops = {

@@ -28,7 +28,7 @@ static void eventfd_luo_test_decode_valid_flags(struct kunit *test)
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		slot.flags = cases[i].slot;
 		flags = ~0U;
-		KUNIT_EXPECT_EQ_MSG(test, eventfd_luo_decode(&slot, &flags), 0,
+		KUNIT_EXPECT_EQ_MSG(test, eventfd_luo_decode(&slot, 0, &flags), 0,
 				    "slot flags %#x", cases[i].slot);
 		KUNIT_EXPECT_EQ_MSG(test, flags, cases[i].efd,
 				    "slot flags %#x", cases[i].slot);
@@ -45,7 +45,7 @@ static void eventfd_luo_test_decode_unknown_flag(struct kunit *test)
 		if (BIT(bit) & EVENTFD_LUO_FLAGS_MASK)
 			continue;
 		slot.flags = EVENTFD_LUO_FLAG_USED | BIT(bit);
-		KUNIT_EXPECT_EQ_MSG(test, eventfd_luo_decode(&slot, &flags),
+		KUNIT_EXPECT_EQ_MSG(test, eventfd_luo_decode(&slot, 0, &flags),
 				    -EINVAL, "slot flags %#x", slot.flags);
 	}
 }
@@ -63,7 +63,7 @@ static void eventfd_luo_test_decode_free_slot(struct kunit *test)
 
 	for (i = 0; i < ARRAY_SIZE(values); i++) {
 		slot.flags = values[i];
-		KUNIT_EXPECT_EQ_MSG(test, eventfd_luo_decode(&slot, &flags),
+		KUNIT_EXPECT_EQ_MSG(test, eventfd_luo_decode(&slot, 0, &flags),
 				    -EINVAL, "slot flags %#x", values[i]);
 	}
 }
@@ -71,10 +71,15 @@ static void eventfd_luo_test_decode_free_slot(struct kunit *test)
 /* Slot indices past the end of the incoming table are rejected. */
 static void eventfd_luo_test_incoming_index(struct kunit *test)
 {
-	struct eventfd_luo_slot_ser slots[EVENTFD_LUO_SLOTS_PER_BLOCK];
-	struct eventfd_luo_block block = { .slots = slots };
-	struct eventfd_luo_table table = { .blocks = &block, .nblocks = 1 };
 	const u64 last = EVENTFD_LUO_SLOTS_PER_BLOCK - 1;
+	struct eventfd_luo_slot_ser *slots;
+	struct eventfd_luo_block block;
+	struct eventfd_luo_table table = { .blocks = &block, .nblocks = 1 };
+
+	slots = kunit_kcalloc(test, EVENTFD_LUO_SLOTS_PER_BLOCK, sizeof(*slots),
+			      GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, slots);
+	block.slots = slots;
 
 	KUNIT_EXPECT_PTR_EQ(test, eventfd_luo_incoming_slot(&table, 0), &slots[0]);
 	KUNIT_EXPECT_PTR_EQ(test, eventfd_luo_incoming_slot(&table, last),
@@ -113,7 +118,7 @@ static void eventfd_luo_test_round_trip(struct kunit *test)
 		fput(file);
 
 		KUNIT_EXPECT_EQ(test, slot.count, cases[i].count);
-		KUNIT_ASSERT_EQ(test, eventfd_luo_decode(&slot, &flags), 0);
+		KUNIT_ASSERT_EQ(test, eventfd_luo_decode(&slot, 0, &flags), 0);
 		KUNIT_EXPECT_EQ(test, flags, cases[i].flags);
 
 		restored = eventfd_file_create(slot.count, flags);
@@ -150,9 +155,10 @@ static void eventfd_luo_test_live_nonblock(struct kunit *test)
 
 /*
  * The outgoing table as preserve and unpreserve use it: 10,000 eventfds fit
- * in at most 16 bytes of table each, a freed slot is the next one taken, and
- * freeing every slot gives back every block but the first, which the table
- * handle points to.
+ * in at most 16 bytes of table each, every block has the slot count that the
+ * next kernel checks, a freed slot is the next one taken, and freeing every
+ * slot gives back every block but the first, which the table handle points
+ * to.
  */
 static void eventfd_luo_test_table(struct kunit *test)
 {
@@ -160,8 +166,8 @@ static void eventfd_luo_test_table(struct kunit *test)
 		DIV_ROUND_UP(EVENTFD_LUO_TEST_FILES, EVENTFD_LUO_SLOTS_PER_BLOCK);
 	struct eventfd_luo_table *table;
 	struct file *file;
+	int i, index, added;
 	u64 head;
-	int i, index;
 
 	if (!kho_is_enabled())
 		kunit_skip(test, "KHO is disabled, no preserved memory to allocate");
@@ -174,12 +180,12 @@ static void eventfd_luo_test_table(struct kunit *test)
 	head = kho_block_set_head_pa(&table->set);
 
 	mutex_lock(&table->lock);
-	for (i = 0; i < EVENTFD_LUO_TEST_FILES; i++) {
+	for (added = 0; added < EVENTFD_LUO_TEST_FILES; added++) {
 		index = eventfd_luo_table_add(table, file);
-		if (index != i) {
+		if (index != added) {
 			KUNIT_FAIL(test, "slot %d: expected index %d, actual %d",
-				   i, i, index);
-			break;
+				   added, added, index);
+			goto out_remove;
 		}
 	}
 	KUNIT_EXPECT_EQ(test, table->nblocks, blocks_needed);
@@ -198,7 +204,18 @@ static void eventfd_luo_test_table(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, eventfd_luo_table_add(table, file), 4321);
 	KUNIT_EXPECT_EQ(test, table->nblocks, blocks_needed);
 
-	for (i = EVENTFD_LUO_TEST_FILES - 1; i >= 0; i--)
+	for (i = 0; i < table->nblocks; i++) {
+		struct kho_block_header_ser *header;
+
+		header = (void *)table->blocks[i].slots - sizeof(*header);
+
+		KUNIT_EXPECT_EQ_MSG(test, header->count, EVENTFD_LUO_SLOTS_PER_BLOCK,
+				    "block %d", i);
+	}
+
+out_remove:
+	/* Only the slots added above, so that a failure does not cascade. */
+	for (i = added - 1; i >= 0; i--)
 		eventfd_luo_table_remove(table, i);
 	KUNIT_EXPECT_EQ(test, table->nblocks, 1);
 	KUNIT_EXPECT_EQ(test, table->set.nblocks, 1);

@@ -10,7 +10,8 @@
 # (gnuplot) and build/bench/raw.txt (the figures as the VM printed them).
 #
 # Settings:
-#   BENCH_N=1,100,1000,10000   the file counts (default adds 100000)
+#   BENCH_N=1,100,1000,10000   the file counts, at most 8 distinct values
+#                              from 1 to 200000 (default adds 100000)
 #   BENCH_BASELINE=1           also build and run the series without its
 #                              first patch (the LUO token index), and show
 #                              both tables
@@ -38,7 +39,7 @@ run_vm() {
 	make_kexec_initrd "$tree" "$kbuild" "$work" "$REPO_DIR/harness/testing/luo_bench.c"
 
 	log "running the benchmark for N=$BENCH_N (timeout ${QEMU_TIMEOUT}s, serial log $serial)"
-	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -m 4G -smp 2 -no-reboot -nographic \
+	timeout "$QEMU_TIMEOUT" qemu-system-x86_64 -m 4G -smp 1 -no-reboot -nographic \
 		-nodefaults -accel tcg -serial file:"$serial" \
 		-append "console=ttyS0 liveupdate=on panic=-1 luo_bench.n=$BENCH_N" \
 		-kernel "$kbuild/arch/x86/boot/bzImage" \
@@ -46,6 +47,9 @@ run_vm() {
 	if [[ $status -eq 124 ]]; then
 		tail -n 15 "$serial" >&2
 		die "QEMU timed out after ${QEMU_TIMEOUT}s (serial log $serial); try a smaller BENCH_N"
+	elif [[ $status -ne 0 ]]; then
+		tail -n 15 "$serial" >&2
+		die "QEMU failed with exit status $status (serial log $serial)"
 	fi
 	if ! grep -q 'benchmark complete' "$serial"; then
 		grep -v '^\s*$' "$serial" | tail -n 20 >&2
@@ -74,7 +78,7 @@ table() {
 	function us(ns) { return sprintf("%.1f", ns / 1000) }
 	function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "n/a" }
 	END {
-		print "| N | preserve us/file eventfd | memfd | ratio | retrieve us/file eventfd | memfd | ratio | finish us/file eventfd | memfd | preserved bytes/file eventfd | memfd | ratio |"
+		print "| N | preserve us/file eventfd | memfd | ratio | retrieve us/file eventfd | memfd | ratio | finish us/file eventfd | memfd | free memory drop bytes/file eventfd | memfd | ratio |"
 		print "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 		for (i = 1; i <= count; i++) {
 			n = order[i]
@@ -94,14 +98,21 @@ table() {
 # compares with N=100.
 flatness() {
 	awk '
-	/kind=eventfd/ {
-		match($0, /n=[0-9]+/); n = substr($0, RSTART + 2, RLENGTH - 2) + 0
+	{
+		delete f
+		for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+		if (f["kind"] != "eventfd")
+			next
+		n = f["n"] + 0
 		if (!(n in seen)) { seen[n] = 1; order[++count] = n }
-		for (i = 3; i <= NF; i++) { split($i, kv, "="); v[n, kv[1]] = kv[2] }
+		for (key in f)
+			v[n, key] = f[key]
 	}
 	END {
-		if (!((100, "preserve_ns") in v) || !((100, "retrieve_ns") in v))
+		if (v[100, "preserve_ns"] <= 0 || v[100, "retrieve_ns"] <= 0) {
+			print "(no flatness figures: N=100 was not measured)"
 			exit
+		}
 		for (i = 1; i <= count; i++) {
 			n = order[i]
 			if (n <= 100 || !((n, "retrieve_ns") in v))
@@ -173,14 +184,31 @@ report() {
 	flatness "$raw"
 }
 
+# Check the settings before anything is installed, built or booted.
+check_settings() {
+	local n
+	local -A seen=()
+
+	[[ $BENCH_N =~ ^[1-9][0-9]{0,5}(,[1-9][0-9]{0,5}){0,7}$ ]] ||
+		die "BENCH_N=$BENCH_N is not a comma-separated list of at most 8 file counts; use e.g. BENCH_N=1,100,1000"
+	for n in ${BENCH_N//,/ }; do
+		((n <= 200000)) || die "BENCH_N: $n is above 200000, the largest file count this benchmark supports"
+		[[ -z ${seen[$n]:-} ]] || die "BENCH_N: $n is given twice; give each file count once"
+		seen[$n]=1
+	done
+	[[ $BENCH_BASELINE == 0 || $BENCH_BASELINE == 1 ]] ||
+		die "BENCH_BASELINE=$BENCH_BASELINE; use 0 or 1"
+	[[ $QEMU_TIMEOUT =~ ^[1-9][0-9]*$ ]] ||
+		die "QEMU_TIMEOUT=$QEMU_TIMEOUT is not a number of seconds"
+}
+
 main() {
 	local results=$BENCH_DIR/results.md
 
+	check_settings
 	need_build_tools
 	need_tools gnuplot:gnuplot-nox
 	[[ -f $KBUILD_DIR/arch/x86/boot/bzImage ]] || die "no test kernel; run make build first"
-	[[ $BENCH_N =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] ||
-		die "BENCH_N=$BENCH_N is not a comma-separated list of file counts"
 
 	mkdir -p "$BENCH_DIR"
 	run_vm "$KBUILD_DIR" "$TREE_DIR" "$BENCH_DIR/series"

@@ -36,6 +36,7 @@
 #define STATE_SESSION	"luo_bench_state"
 #define STATE_TOKEN	1
 #define MAX_COUNTS	8
+#define MAX_FILES	200000
 #define CMDLINE_KEY	"luo_bench.n="
 /* Free memory readings must agree within this many pages to count. */
 #define SETTLE_SLACK_PAGES	2
@@ -67,11 +68,15 @@ static void read_counts(void)
 	if (!p)
 		ksft_exit_fail_msg("no %s in the kernel command line\n", CMDLINE_KEY);
 	p += strlen(CMDLINE_KEY);
-	while (nr_counts < MAX_COUNTS) {
+	for (;;) {
 		long n = strtol(p, &p, 10);
 
-		if (n <= 0)
-			ksft_exit_fail_msg("bad file count in %s\n", CMDLINE_KEY);
+		if (n <= 0 || n > MAX_FILES)
+			ksft_exit_fail_msg("invalid file count in %s, expected 1 to %d\n",
+					   CMDLINE_KEY, MAX_FILES);
+		if (nr_counts == MAX_COUNTS)
+			ksft_exit_fail_msg("more than %d file counts in %s\n",
+					   MAX_COUNTS, CMDLINE_KEY);
 		counts[nr_counts++] = n;
 		if (*p != ',')
 			break;
