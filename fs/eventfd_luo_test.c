@@ -88,6 +88,23 @@ static void eventfd_luo_test_incoming_index(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, eventfd_luo_incoming_slot(&table, U64_MAX));
 }
 
+/* A table handle that cannot be a block address is rejected before use. */
+static void eventfd_luo_test_restore_bad_head(struct kunit *test)
+{
+	static const u64 heads[] = { 0, 8, PAGE_SIZE + 16 };
+	struct eventfd_luo_table *table;
+	int i;
+
+	table = eventfd_luo_table_alloc();
+	KUNIT_ASSERT_NOT_NULL(test, table);
+	for (i = 0; i < ARRAY_SIZE(heads); i++) {
+		KUNIT_EXPECT_EQ_MSG(test, eventfd_luo_table_restore(table, heads[i]),
+				    -EINVAL, "table handle %#llx", heads[i]);
+		KUNIT_EXPECT_EQ(test, table->nblocks, 0);
+	}
+	eventfd_luo_table_free(table);
+}
+
 /*
  * Save a live eventfd into a slot, decode the slot and build a new eventfd
  * from it, as preserve and retrieve do across a kexec.
@@ -231,6 +248,7 @@ static struct kunit_case eventfd_luo_test_cases[] = {
 	KUNIT_CASE(eventfd_luo_test_decode_unknown_flag),
 	KUNIT_CASE(eventfd_luo_test_decode_free_slot),
 	KUNIT_CASE(eventfd_luo_test_incoming_index),
+	KUNIT_CASE(eventfd_luo_test_restore_bad_head),
 	KUNIT_CASE(eventfd_luo_test_round_trip),
 	KUNIT_CASE(eventfd_luo_test_live_nonblock),
 	KUNIT_CASE(eventfd_luo_test_table),
