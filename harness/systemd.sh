@@ -8,8 +8,7 @@
 # Usage: systemd.sh [build|rootfs|run|all]   (default: all)
 #
 #   build   the composed kernel plus harness/testing/systemd/kernel.config
-#           (what systemd needs to boot) in build/kernel-systemd, from a
-#           worktree of the composed tree at its HEAD
+#           (what systemd needs to boot) in build/kernel-systemd
 #   rootfs  a Debian sid root file system with systemd, udev and
 #           kexec-tools, made with debootstrap and cached in the download
 #           cache; remove $CACHE_DIR/debian-sid-systemd to make it anew
@@ -25,7 +24,6 @@
 # shellcheck source=harness/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-SYSTEMD_TREE=$BUILD_DIR/linux-systemd
 SYSTEMD_KBUILD=$BUILD_DIR/kernel-systemd
 SYSTEMD_WORK=$BUILD_DIR/vm/systemd
 TESTING_DIR=$REPO_DIR/harness/testing/systemd
@@ -44,28 +42,14 @@ need_systemd_tools() {
 		/usr/include/systemd/sd-daemon.h:libsystemd-dev
 }
 
-# A git worktree of the composed tree at its HEAD.
-prepare_tree() {
-	local head
-
-	head=$(git -C "$TREE_DIR" rev-parse HEAD)
-	if ! git -C "$SYSTEMD_TREE" rev-parse --git-dir >/dev/null 2>&1; then
-		rm -rf "$SYSTEMD_TREE"
-		git -C "$TREE_DIR" worktree prune
-		git -C "$TREE_DIR" worktree add -q --detach "$SYSTEMD_TREE" "$head"
-	fi
-	git -C "$SYSTEMD_TREE" checkout -q -f --detach "$head"
-}
-
 build() {
-	local frags=$SYSTEMD_TREE/$SELFTEST_DIR
+	local frags=$TREE_DIR/$SELFTEST_DIR
 	local log=$BUILD_DIR/kernel-systemd-build.log
-	local make_cmd=(make -C "$SYSTEMD_TREE" O="$SYSTEMD_KBUILD" ARCH=x86 -j"$JOBS")
+	local make_cmd=(make -C "$TREE_DIR" O="$SYSTEMD_KBUILD" ARCH=x86 -j"$JOBS")
 	local opt
 
 	need_systemd_tools
 	[[ -d $TREE_DIR/.git ]] || die "$TREE_DIR not found; run make compose first"
-	prepare_tree
 	mkdir -p "$SYSTEMD_KBUILD"
 	cat "$frags/config.x86_64" "$frags/config" "$TESTING_DIR/kernel.config" \
 		>"$SYSTEMD_KBUILD/.config"
