@@ -315,7 +315,7 @@ static int eventfd_luo_table_restore(struct eventfd_luo_table *table,
 }
 
 /*
- * Called in the next kernel when the first eventfd asks for the table. A
+ * Called in the next kernel when the first eventfd requests the table. A
  * damaged table is replaced by an empty one, so that each eventfd fails its
  * retrieve with -EINVAL and is still finished normally.
  */

@@ -12,23 +12,11 @@ main() {
 	local frag_dir=$TREE_DIR/$SELFTEST_DIR
 	local log=$BUILD_DIR/kernel-build.log
 	local make_cmd=(make -C "$TREE_DIR" O="$KBUILD_DIR" ARCH=x86 -j"$JOBS")
-	local opt
 
 	need_build_tools
 	[[ -f $frag_dir/config ]] ||
 		die "$frag_dir/config not found; run make compose first"
-	mkdir -p "$KBUILD_DIR"
-
-	cat "$frag_dir/config.x86_64" "$frag_dir/config" >"$KBUILD_DIR/.config"
-	"${make_cmd[@]}" -s olddefconfig >"$log" 2>&1 ||
-		{ tail -n 20 "$log" >&2; die "make olddefconfig failed (log: $log)"; }
-
-	# The fragments only request options; check that Kconfig granted them.
-	while read -r opt; do
-		[[ -z $opt || $opt == \#* ]] && continue
-		grep -qx -- "$opt" "$KBUILD_DIR/.config" ||
-			die "$opt was requested by the selftest config but is not set in $KBUILD_DIR/.config; check its dependencies"
-	done < <(cat "$frag_dir/config.x86_64" "$frag_dir/config")
+	make_config "$TREE_DIR" "$KBUILD_DIR" "$log" "$frag_dir/config.x86_64" "$frag_dir/config"
 
 	log "building bzImage in $KBUILD_DIR (log: $log; a build from scratch takes minutes)"
 	make_bzimage "$log" "kernel" "${make_cmd[@]}"

@@ -54,21 +54,12 @@ build() {
 	local frags=$DEBUG_TREE/$SELFTEST_DIR
 	local log=$BUILD_DIR/kernel-debug-build.log
 	local make_cmd=(make -C "$DEBUG_TREE" O="$DEBUG_KBUILD" ARCH=x86 -j"$JOBS")
-	local opt
 
 	need_build_tools
 	[[ -d $TREE_DIR/.git ]] || die "$TREE_DIR not found; run make compose first"
 	prepare_tree
-	mkdir -p "$DEBUG_KBUILD"
-	cat "$frags/config.x86_64" "$frags/config" "$TESTING_DIR/debug.config" \
-		>"$DEBUG_KBUILD/.config"
-	"${make_cmd[@]}" -s olddefconfig >"$log" 2>&1 ||
-		{ tail -n 20 "$log" >&2; die "make olddefconfig failed (log: $log)"; }
-	while read -r opt; do
-		[[ -z $opt || $opt == '# SPDX'* || $opt == '# Added'* ]] && continue
-		grep -qx -- "$opt" "$DEBUG_KBUILD/.config" ||
-			die "$opt is not set in $DEBUG_KBUILD/.config; check its dependencies"
-	done <"$TESTING_DIR/debug.config"
+	make_config "$DEBUG_TREE" "$DEBUG_KBUILD" "$log" "$frags/config.x86_64" \
+		"$frags/config" "$TESTING_DIR/debug.config"
 
 	log "building the debug kernel in $DEBUG_KBUILD (log: $log; from scratch this takes about 10 minutes)"
 	make_bzimage "$log" "debug kernel" "${make_cmd[@]}"

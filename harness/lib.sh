@@ -109,6 +109,25 @@ need_build_tools() {
 		shellcheck:shellcheck rsync:rsync
 }
 
+# make_config TREE KBUILD LOG FRAGMENT... writes KBUILD/.config from the
+# config fragments and runs olddefconfig. Fragments only request options,
+# so it then checks that Kconfig granted each one, "is not set" lines too.
+make_config() {
+	local tree=$1 kbuild=$2 log=$3
+	local opt
+
+	shift 3
+	mkdir -p "$kbuild"
+	cat "$@" >"$kbuild/.config"
+	make -C "$tree" O="$kbuild" ARCH=x86 -s olddefconfig >"$log" 2>&1 ||
+		{ tail -n 20 "$log" >&2; die "make olddefconfig failed (log: $log)"; }
+	while read -r opt; do
+		[[ $opt == CONFIG_* || $opt == '# CONFIG_'*' is not set' ]] || continue
+		grep -qx -- "$opt" "$kbuild/.config" ||
+			die "$opt is requested by the config fragments but not set in $kbuild/.config; check its dependencies"
+	done < <(cat "$@")
+}
+
 # make_bzimage LOG WHAT MAKE_COMMAND... builds bzImage, appends make's output
 # to LOG and prints a progress line every 500 compiled objects. It fails
 # with the first error lines and names WHAT in the message.

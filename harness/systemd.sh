@@ -46,20 +46,11 @@ build() {
 	local frags=$TREE_DIR/$SELFTEST_DIR
 	local log=$BUILD_DIR/kernel-systemd-build.log
 	local make_cmd=(make -C "$TREE_DIR" O="$SYSTEMD_KBUILD" ARCH=x86 -j"$JOBS")
-	local opt
 
 	need_systemd_tools
 	[[ -d $TREE_DIR/.git ]] || die "$TREE_DIR not found; run make compose first"
-	mkdir -p "$SYSTEMD_KBUILD"
-	cat "$frags/config.x86_64" "$frags/config" "$TESTING_DIR/kernel.config" \
-		>"$SYSTEMD_KBUILD/.config"
-	"${make_cmd[@]}" -s olddefconfig >"$log" 2>&1 ||
-		{ tail -n 20 "$log" >&2; die "make olddefconfig failed (log: $log)"; }
-	while read -r opt; do
-		[[ -z $opt || $opt == \#* ]] && continue
-		grep -qx -- "$opt" "$SYSTEMD_KBUILD/.config" ||
-			die "$opt is not set in $SYSTEMD_KBUILD/.config; check its dependencies"
-	done < <(cat "$frags/config.x86_64" "$frags/config" "$TESTING_DIR/kernel.config")
+	make_config "$TREE_DIR" "$SYSTEMD_KBUILD" "$log" "$frags/config.x86_64" \
+		"$frags/config" "$TESTING_DIR/kernel.config"
 
 	log "building the systemd test kernel in $SYSTEMD_KBUILD (log: $log; from scratch this takes minutes)"
 	make_bzimage "$log" "systemd test kernel" "${make_cmd[@]}"

@@ -118,7 +118,7 @@ static long long settled_free_pages(void)
 	return free_pages(&mem);
 }
 
-/* Eventfd @i holds the count i + 1; memfds are empty. */
+/* Eventfd @i has the count i + 1, and memfds are empty. */
 static int create_file(const char *kind, long i)
 {
 	unsigned long long value = i + 1;

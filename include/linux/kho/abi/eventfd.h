@@ -57,7 +57,7 @@
 #define EVENTFD_LUO_FLAG_NONBLOCK	BIT(1)
 
 /**
- * EVENTFD_LUO_FLAG_USED - The slot holds a preserved eventfd.
+ * EVENTFD_LUO_FLAG_USED - The slot contains a preserved eventfd.
  */
 #define EVENTFD_LUO_FLAG_USED		BIT(2)
 

@@ -67,7 +67,7 @@ static int eventfd_flags(int i)
 	return (i & 1 ? EFD_SEMAPHORE : 0) | (i & 2 ? EFD_NONBLOCK : 0);
 }
 
-/* Each session holds a quarter of the EVENTFD_COUNT eventfds. */
+/* Each session contains a quarter of the EVENTFD_COUNT eventfds. */
 static int session_size(int session)
 {
 	if (session == REUSE_SESSION)
